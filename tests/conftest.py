@@ -1,0 +1,88 @@
+"""Shared fixtures: small topic lists and labeled files written to tmp dirs, and one tiny trained model.
+
+Everything runs offline: the tiny model is a randomly initialised BERT (configs/tiny.yaml) that
+borrows the bundled MiniLM tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TOPICS = ["energy", "military", "finance"]
+# Words that make each toy topic learnable even for a tiny random model.
+VOCAB = {
+    "energy": ["oil", "gas", "pipeline", "refinery", "crude", "grid"],
+    "military": ["troops", "tanks", "drills", "missiles", "navy", "artillery"],
+    "finance": ["bank", "bonds", "currency", "loan", "rates", "stocks"],
+}
+FILLER = ["the", "report", "said", "on", "monday", "officials", "region", "week", "new", "plans", "after"]
+
+
+def write_topics(path: Path, names=TOPICS) -> Path:
+    lines = ["topics:"] + [f"  - name: {n}\n    description: toy topic {n}" for n in names]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def toy_rows(n: int = 240, seed: int = 0) -> list[dict]:
+    """Toy multi-label snippets: each topic's words appear exactly when the topic is labeled."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        labels = [t for t in TOPICS if rng.random() < 0.4]
+        words = [w for t in labels for w in rng.sample(VOCAB[t], 2)] + rng.sample(FILLER, 5)
+        rng.shuffle(words)
+        rows.append({"id": f"toy-{i}", "text": f"item {i} " + " ".join(words), "labels": labels})
+    return rows
+
+
+@pytest.fixture
+def topics_file(tmp_path) -> Path:
+    return write_topics(tmp_path / "topics.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> dict:
+    """Train configs/tiny.yaml once on toy data through the real entry point; tests share the result."""
+    from training.cli import main
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    data = write_jsonl(root / "toy.jsonl", toy_rows())
+    topics = write_topics(root / "topics.yaml")
+    out = root / "run"
+    code = main(
+        [
+            "train",
+            "--config",
+            str(REPO / "configs/tiny.yaml"),
+            "--train_files",
+            f"[{data}]",
+            "--topics_file",
+            str(topics),
+            "--output_dir",
+            str(out),
+            "--num_train_epochs",
+            "8",
+        ]
+    )
+    assert code == 0
+    return {"output_dir": out, "model_dir": out / "model", "data": data, "topics": topics}
+
+
+@pytest.fixture(scope="session")
+def default_model_dir() -> Path:
+    """The model `make train` saves; tests that need it skip when it does not exist yet."""
+    path = REPO / "runs/default/model"
+    if not (path / "config.json").is_file():
+        pytest.skip("no trained default model: run `make train` first")
+    return path

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from training import ModelNotFoundError, Prediction, TopicClassifier, predict
+from training.inference import MODEL_ENV_VAR
+
+OIL = "oil gas pipeline crude refinery grid report said"
+TROOPS = "troops tanks drills missiles navy artillery officials said"
+
+
+def test_predict_one_text_returns_one_prediction(tiny_run):
+    p = predict(OIL, model=tiny_run["model_dir"])
+    assert isinstance(p, Prediction)
+    assert p.text == OIL
+    assert set(p.scores) == {"energy", "military", "finance"}
+    assert all(0.0 <= s <= 1.0 for s in p.scores.values())
+    assert "energy" in p.labels and "military" not in p.labels
+
+
+def test_predict_a_list_keeps_order_and_sorts_labels_by_score(tiny_run):
+    texts = [TROOPS, OIL, f"{OIL} {TROOPS}", "the weather was fine"]
+    out = predict(texts, model=tiny_run["model_dir"])
+    assert [p.text for p in out] == texts
+    assert "military" in out[0].labels and "energy" in out[1].labels
+    for p in out:
+        assert [p.scores[label] for label in p.labels] == sorted((p.scores[x] for x in p.labels), reverse=True)
+
+
+def test_length_sorted_batches_give_the_same_scores_as_one_by_one(tiny_run):
+    classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="fp32", batch_size=2)
+    texts = ["short", OIL, f"{OIL} {TROOPS} {OIL}", TROOPS, "bank bonds"]
+    together = classifier.score(texts)
+    alone = np.vstack([classifier.score([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_threshold_overrides(tiny_run):
+    classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"])
+    assert classifier.predict(OIL, threshold=0.0).labels.__len__() == 3
+    assert classifier.predict(OIL, threshold=1.01).labels == []
+    only_energy_off = classifier.predict(OIL, threshold={"energy": 1.01})
+    assert "energy" not in only_energy_off.labels
+    with pytest.raises(ValueError, match="unknown topic 'weather' in threshold; topics: energy, military, finance"):
+        classifier.predict(OIL, threshold={"weather": 0.2})
+
+
+def test_non_string_input_is_rejected(tiny_run):
+    with pytest.raises(TypeError, match="text #1 is int"):
+        predict(["fine", 3], model=tiny_run["model_dir"])
+
+
+def test_no_model_yet_says_to_run_make_train(tmp_path, monkeypatch):
+    monkeypatch.setenv(MODEL_ENV_VAR, str(tmp_path / "nothing"))
+    with pytest.raises(ModelNotFoundError, match="run `make train` first"):
+        predict("anything")
+
+
+def test_env_var_selects_the_model(tiny_run, monkeypatch):
+    monkeypatch.setenv(MODEL_ENV_VAR, str(tiny_run["model_dir"]))
+    assert set(predict(OIL).scores) == {"energy", "military", "finance"}
+
+
+def test_saved_dir_loads_in_a_transformers_pipeline(tiny_run):
+    classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="fp32")
+    pipe = pipeline("text-classification", model=str(tiny_run["model_dir"]), top_k=None)
+    out = pipe([OIL, TROOPS])
+    ours = classifier.score([OIL, TROOPS])
+    for row, expected in zip(out, ours, strict=True):
+        got = {d["label"]: d["score"] for d in row}
+        assert set(got) == {"energy", "military", "finance"}  # label names, not LABEL_0
+        np.testing.assert_allclose([got[t] for t in classifier.topics], expected, atol=1e-5)  # sigmoid scores

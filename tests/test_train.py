@@ -1,0 +1,83 @@
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, toy_rows, write_jsonl, write_topics
+from training.artifacts import TOPICS_FILE, TRAINING_CONFIG_FILE, atomic_dir
+from training.cli import main
+
+
+def test_tiny_run_saves_a_complete_model_dir(tiny_run):
+    model_dir = tiny_run["model_dir"]
+    for name in ("config.json", "model.safetensors", "tokenizer.json", TOPICS_FILE, TRAINING_CONFIG_FILE):
+        assert (model_dir / name).is_file(), name
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert config["id2label"] == {"0": "energy", "1": "military", "2": "finance"}
+    assert config["label2id"] == {"energy": 0, "military": 1, "finance": 2}
+    topic_info = json.loads((model_dir / TOPICS_FILE).read_text())
+    assert set(topic_info["thresholds"]) == {"energy", "military", "finance"}
+    recipe = yaml.safe_load((model_dir / TRAINING_CONFIG_FILE).read_text())
+    assert recipe["num_train_epochs"] == 8 and recipe["tiny_model"]["hidden_size"] == 32
+    # Checkpoints only serve best-model selection and are gone afterwards; no temporary dirs remain.
+    leftovers = [p.name for p in tiny_run["output_dir"].iterdir() if p.name.startswith((".", "checkpoint"))]
+    assert leftovers == []
+
+
+def test_tiny_run_learns_the_toy_topics(tiny_run):
+    metrics = json.loads((tiny_run["output_dir"] / "metrics.json").read_text())
+    assert metrics["examples"]["train"] > metrics["examples"]["test"] > 0
+    for split in ("validation", "test"):
+        assert set(metrics[split]["per_topic"]) == {"energy", "military", "finance"}
+    # The toy topics are marked by their own words: even a tiny random model must pick them up.
+    assert metrics["test"]["macro_f1"] > 0.6
+    assert metrics["train_seconds"] > 0
+
+
+def test_training_loss_goes_down(tmp_path):
+    data = write_jsonl(tmp_path / "toy.jsonl", toy_rows(200, seed=5))
+    topics = write_topics(tmp_path / "topics.yaml")
+    out = tmp_path / "run"
+    args = ["train", "--config", str(REPO / "configs/tiny.yaml"), "--train_files", f"[{data}]"]
+    args += ["--topics_file", str(topics), "--output_dir", str(out), "--num_train_epochs", "8"]
+    args += ["--logging_strategy", "steps", "--logging_steps", "1", "--save_strategy", "epoch"]
+    assert main(args) == 0
+    losses = [h["loss"] for h in json.loads((out / "metrics.json").read_text())["history"] if "loss" in h]
+    assert len(losses) >= 20
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.8 * first
+
+
+def test_bad_data_fails_before_writing_anything(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "x", "labels": ["weather"]}\n')
+    topics = write_topics(tmp_path / "topics.yaml")
+    out = tmp_path / "run"
+    code = main(
+        ["train", "--config", str(REPO / "configs/tiny.yaml"), "--train_files", f"[{bad}]"]
+        + ["--topics_file", str(topics), "--output_dir", str(out)]
+    )
+    assert code == 2
+    assert "bad.jsonl:1: unknown topic 'weather'" in capsys.readouterr().err
+    assert not (out / "model").exists()
+
+
+def test_unknown_override_is_reported(capsys):
+    assert main(["train", "--config", str(REPO / "configs/tiny.yaml"), "--num_epochs", "2"]) == 2
+    assert "unknown config key 'num_epochs'" in capsys.readouterr().err
+
+
+def test_a_failed_save_keeps_the_previous_model(tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "weights").write_text("old")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("half")
+        raise RuntimeError("crash while saving")
+    assert (target / "weights").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    with atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("new")
+    assert (target / "weights").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]

@@ -1,0 +1,71 @@
+"""The saved model dir: what is in it, and writing it so a crash never leaves half of one.
+
+    model/
+      config.json, model.safetensors     weights; id2label, label2id, problem_type
+      tokenizer.json, tokenizer_config.json, ...
+      topics.json                        topics, descriptions, per-topic thresholds, max_length
+      training_config.yaml               the resolved recipe it was trained with
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+TOPICS_FILE = "topics.json"
+TRAINING_CONFIG_FILE = "training_config.yaml"
+
+
+@contextmanager
+def atomic_dir(target: str | Path):
+    """Yield a temporary sibling dir; on success it replaces `target` whole, on error it is removed."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json_atomic(path: str | Path, payload: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def save_model_dir(
+    target: str | Path,
+    save_weights: Callable[[Path], None],
+    topic_info: dict,
+    training_config: dict,
+) -> Path:
+    """Write a complete model dir atomically. `save_weights(dir)` saves model and tokenizer into dir."""
+    with atomic_dir(target) as tmp:
+        save_weights(tmp)
+        (tmp / TOPICS_FILE).write_text(json.dumps(topic_info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / TRAINING_CONFIG_FILE).write_text(yaml.safe_dump(training_config, sort_keys=False), encoding="utf-8")
+    return Path(target)
+
+
+def read_topic_info(model_dir: str | Path) -> dict:
+    path = Path(model_dir) / TOPICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_dir} has no {TOPICS_FILE}: not a model dir written by `make train`")
+    return json.loads(path.read_text(encoding="utf-8"))

