@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import datasets
 import numpy as np
+import yaml
 
+from training.artifacts import TRAINING_CONFIG_FILE, read_topic_info, write_json_atomic
+from training.baselines import run_baselines
+from training.calibration import expected_calibration_error
 from training.config import load_config
 from training.data import build_dataset, load_labeled_file
+from training.errors import DataError
 from training.inference import TopicClassifier
 from training.metrics import topic_metrics
-from training.trainer import decisions, reference_matrix
+from training.report import ScoredSplit, write_report
+from training.scoring import decisions, reference_matrix
+
+logger = logging.getLogger(__name__)
 
 
 def evaluation_set(classifier: TopicClassifier, data_file: str | None, config_file: str | None) -> datasets.Dataset:
@@ -25,11 +34,76 @@ def evaluation_set(classifier: TopicClassifier, data_file: str | None, config_fi
     ).splits["test"]
 
 
-def evaluate_model(classifier: TopicClassifier, dataset: datasets.Dataset) -> dict:
-    scores = classifier.score(dataset["text"])
-    thresholds = np.array([classifier.thresholds[n] for n in classifier.topics])
-    refs = reference_matrix(np.asarray(dataset["labels"]), len(classifier.topics), classifier.multi_label)
-    return topic_metrics(decisions(scores, classifier.multi_label, thresholds), refs, classifier.topics)
+def score_metrics(
+    scores: np.ndarray, references: np.ndarray, topic_names: list[str], multi_label: bool, thresholds
+) -> dict:
+    """topic_metrics at these thresholds, plus each topic's expected calibration error ("ece")."""
+    metrics = topic_metrics(decisions(scores, multi_label, thresholds), references, topic_names)
+    ece = expected_calibration_error(scores, references)
+    for name, value in zip(topic_names, ece, strict=True):
+        metrics["per_topic"][name]["ece"] = float(value)
+    metrics["macro_ece"] = float(ece.mean())
+    return metrics
+
+
+def score_split(classifier: TopicClassifier, dataset: datasets.Dataset, name: str) -> ScoredSplit:
+    labels = np.asarray(dataset["labels"])
+    return ScoredSplit(
+        name=name,
+        texts=list(dataset["text"]),
+        scores=classifier.score(dataset["text"]),
+        references=reference_matrix(labels, len(classifier.topics), classifier.multi_label),
+        topics=classifier.topics,
+        thresholds=np.array([classifier.thresholds[n] for n in classifier.topics]),
+        multi_label=classifier.multi_label,
+    )
+
+
+def recipe_baselines(model_dir: str | Path, split: ScoredSplit) -> dict[str, dict]:
+    """The baselines fitted on the model's own train/validation splits, read from the recipe it was
+    trained with; {} when that data is not here (a model trained elsewhere) or no longer matches."""
+    recipe = yaml.safe_load((Path(model_dir) / TRAINING_CONFIG_FILE).read_text(encoding="utf-8"))
+    try:
+        data = build_dataset(
+            recipe["train_files"],
+            recipe["topics_file"],
+            recipe["validation_fraction"],
+            recipe["test_fraction"],
+            recipe["split_seed"],
+        )
+    except DataError as e:
+        logger.warning("baselines skipped: the model's training data cannot be read here: %s", e)
+        return {}
+    if data.topic_names != split.topics or data.multi_label != split.multi_label:
+        logger.warning("baselines skipped: the recipe's data no longer has the model's topics")
+        return {}
+    return run_baselines(data, split.texts, split.references, recipe["threshold_shrinkage"], recipe["seed"])
+
+
+def evaluate_and_report(
+    model_dir: str | Path, data_file: str | None, config_file: str | None, output: str | Path
+) -> dict:
+    """Score a saved model on a labeled file (or a recipe's test split), run the baselines on the
+    same rows, and write the metrics JSON at `output` and the report dir beside it. Returns the JSON."""
+    classifier = TopicClassifier.from_pretrained(model_dir)
+    name = data_file or f"the test split of {config_file}"
+    split = score_split(classifier, evaluation_set(classifier, data_file, config_file), name)
+    metrics = score_metrics(split.scores, split.references, split.topics, split.multi_label, split.thresholds)
+    baselines = recipe_baselines(model_dir, split)
+    temperature = read_topic_info(model_dir).get("temperature")
+    results = {
+        "model": str(model_dir),
+        "data": name,
+        "n": len(split.texts),
+        "thresholds": classifier.thresholds,
+        **metrics,
+        "baselines": baselines,
+        "temperature": temperature,
+    }
+    write_json_atomic(output, results)
+    title = f"Evaluation report: {model_dir}"
+    write_report(report_dir(output), title, split, metrics, baselines, temperature)
+    return results
 
 
 def format_metrics(metrics: dict, thresholds: dict[str, float] | None = None) -> str:
@@ -48,6 +122,23 @@ def format_metrics(metrics: dict, thresholds: dict[str, float] | None = None) ->
     return "\n".join(lines)
 
 
+def format_baselines(metrics: dict, baselines: dict[str, dict]) -> str:
+    """One line per baseline: its macro-F1 and how far the fine-tuned model is ahead of it."""
+    if not baselines:
+        return "baselines: not run (the model's training data is not here)"
+    return "\n".join(
+        f"{b['description']:<48} macro-F1 {b['macro_f1']:.3f}, "
+        f"fine-tuned {metrics['macro_f1'] - b['macro_f1']:+.3f}"
+        for b in baselines.values()
+    )
+
+
 def default_output(model_dir: str | Path, data_file: str | None) -> Path:
     name = f"evaluation-{Path(data_file).stem}.json" if data_file else "evaluation-test.json"
     return Path(model_dir).parent / name
+
+
+def report_dir(metrics_json: str | Path) -> Path:
+    """The report beside its metrics JSON: runs/default/evaluation-x.json -> runs/default/eval-x/."""
+    path = Path(metrics_json)
+    return path.parent / f"eval-{path.stem.removeprefix('evaluation-')}"
