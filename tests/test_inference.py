@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from transformers import pipeline
 
 from training import ModelNotFoundError, Prediction, TopicClassifier, predict
@@ -70,3 +71,24 @@ def test_saved_dir_loads_in_a_transformers_pipeline(tiny_run):
         got = {d["label"]: d["score"] for d in row}
         assert set(got) == {"energy", "military", "finance"}  # label names, not LABEL_0
         np.testing.assert_allclose([got[t] for t in classifier.topics], expected, atol=1e-5)  # sigmoid scores
+
+
+def test_precision_auto_follows_the_cpu(tiny_run, monkeypatch):
+    from training import inference
+
+    for native_bf16, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(inference, "cpu_supports_bf16", lambda native_bf16=native_bf16: native_bf16)
+        assert TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="auto").precision == expected
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, int8, not 'fp16'"):
+        TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="fp16")
+
+
+def test_int8_quantizes_the_encoder_but_not_the_head_or_the_early_ffn_outputs(tiny_run):
+    classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="int8")
+    still_fp32 = {name for name, m in classifier.model.named_modules() if type(m) is torch.nn.Linear}
+    assert still_fp32 == {"classifier", "bert.encoder.layer.0.output.dense"}  # the tiny model has 2 layers
+    quantized = [m for m in classifier.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert len(quantized) == 2 * 6 - 1
+    fp32 = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="fp32")
+    texts = [OIL, TROOPS, "bank bonds currency"]
+    np.testing.assert_allclose(classifier.score(texts), fp32.score(texts), atol=0.05)

@@ -1,0 +1,171 @@
+import json
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import write_jsonl
+
+from training import predict_file as predict_file_module
+from training.cli import main
+from training.inference import TopicClassifier
+from training.predict_file import predict_file, shard_bounds
+
+OIL = "oil gas pipeline crude refinery grid report said"
+TROOPS = "troops tanks drills missiles navy artillery officials said"
+BANKS = "bank bonds currency loan rates stocks"
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_run) -> TopicClassifier:
+    return TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="fp32")
+
+
+def read_jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def run_cli(tiny_run, *args) -> int:
+    return main(["predict", "--model", str(tiny_run["model_dir"]), "--precision", "fp32", *args])
+
+
+def test_jsonl_keeps_every_row_its_columns_and_id(tiny_run, classifier, tmp_path):
+    rows = [
+        {"id": "a-1", "text": OIL, "source": "wire", "meta": {"page": 3}},
+        {"text": TROOPS, "source": "blog", "meta": {"page": 1}},
+        {"id": "a-3", "text": None, "source": "empty", "meta": {"page": 2}},
+        {"id": "a-4", "text": "   ", "source": "blank", "meta": {"page": 2}},
+        {"id": "a-5", "text": BANKS, "source": "wire", "meta": {"page": 9}},
+    ]
+    output = tmp_path / "out.jsonl"
+    assert (
+        run_cli(tiny_run, "--input", str(write_jsonl(tmp_path / "in.jsonl", rows)), "--output", str(output))
+        == 0
+    )
+    got = read_jsonl(output)
+    assert [r["id"] for r in got] == ["a-1", "in-2", "a-3", "a-4", "a-5"]
+    for row, out in zip(rows, got, strict=True):
+        assert {k: out[k] for k in row if k != "id"} == {k: v for k, v in row.items() if k != "id"}
+    expected = classifier.predict([OIL, TROOPS, BANKS])
+    for out, p in zip([got[0], got[1], got[4]], expected, strict=True):
+        assert out["predicted_labels"] == p.labels
+        assert out["predicted_scores"] == pytest.approx(p.scores, abs=1e-6)
+    assert got[2]["predicted_labels"] is None and got[3]["predicted_scores"] is None
+
+
+def test_csv_cells_come_back_verbatim(tiny_run, classifier, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text(f'id,text,score\n007,"{OIL}, again",0.50\n,{TROOPS},\n', encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    assert run_cli(tiny_run, "--input", str(source), "--output", str(output)) == 0
+    got = read_jsonl(output)
+    assert [(r["id"], r["score"]) for r in got] == [("007", "0.50"), ("in-2", "")]
+    assert got[0]["text"] == f"{OIL}, again"
+    assert got[1]["predicted_labels"] == classifier.predict(TROOPS).labels
+
+
+def test_parquet_input(tiny_run, classifier, tmp_path):
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [10, 11], "text": [OIL, BANKS], "year": [2024, 2025]}), source)
+    output = tmp_path / "out.jsonl"
+    assert run_cli(tiny_run, "--input", str(source), "--output", str(output)) == 0
+    got = read_jsonl(output)
+    assert [(r["id"], r["year"]) for r in got] == [(10, 2024), (11, 2025)]
+    assert [r["predicted_labels"] for r in got] == [p.labels for p in classifier.predict([OIL, BANKS])]
+
+
+def test_the_file_goes_through_the_model_a_chunk_at_a_time(classifier, tmp_path, monkeypatch):
+    monkeypatch.setattr(predict_file_module, "CHUNK_ROWS", 4)
+    texts = [f"{[OIL, TROOPS, BANKS][i % 3]} item {i}" for i in range(11)]
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in texts])
+    calls = []
+    real_predict = classifier.predict
+    monkeypatch.setattr(
+        classifier,
+        "predict",
+        lambda batch, threshold=None: calls.append(len(batch)) or real_predict(batch, threshold),
+    )
+    assert predict_file(classifier, source, tmp_path / "out.jsonl") == 11
+    assert calls == [4, 4, 3]
+    assert [r["text"] for r in read_jsonl(tmp_path / "out.jsonl")] == texts
+
+
+@pytest.mark.parametrize(("total", "shards"), [(10, 3), (2, 3), (0, 2), (7, 1)])
+def test_shard_bounds_cover_every_row_once_in_order(total, shards):
+    bounds = [shard_bounds(total, shards, i) for i in range(shards)]
+    assert [i for start, stop in bounds for i in range(start, stop)] == list(range(total))
+    sizes = [stop - start for start, stop in bounds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.slow
+def test_two_shard_processes_concatenate_to_the_single_process_output(tiny_run, tmp_path):
+    rows = [{"id": f"r{i}", "text": f"{[OIL, TROOPS, BANKS, 'nothing much'][i % 4]} {i}"} for i in range(25)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    whole = tmp_path / "whole.jsonl"
+    assert run_cli(tiny_run, "--input", str(source), "--output", str(whole)) == 0
+    base = [
+        sys.executable,
+        "-m",
+        "training",
+        "predict",
+        "--model",
+        str(tiny_run["model_dir"]),
+        "--precision",
+        "fp32",
+    ]
+    shards = [tmp_path / f"shard-{i}.jsonl" for i in range(2)]
+    processes = [
+        subprocess.Popen(
+            [
+                *base,
+                "--input",
+                str(source),
+                "--output",
+                str(out),
+                "--num-shards",
+                "2",
+                "--shard-index",
+                str(i),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, out in enumerate(shards)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+    assert len(read_jsonl(shards[0])) == 12 and len(read_jsonl(shards[1])) == 13
+    assert shards[0].read_text() + shards[1].read_text() == whole.read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        ('{"body": "no text column"}\n', ".jsonl", "no 'text' column"),
+        ('{"text": "x", "predicted_labels": []}\n', ".jsonl", "already has a 'predicted_labels' column"),
+        ("text\tlabels\n", ".tsv", "unsupported file type '.tsv'"),
+    ],
+)
+def test_unusable_input_is_an_error_and_writes_nothing(tiny_run, tmp_path, capsys, content, suffix, message):
+    source = tmp_path / f"in{suffix}"
+    source.write_text(content, encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    assert run_cli(tiny_run, "--input", str(source), "--output", str(output)) == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists() and not list(tmp_path.glob(".out.jsonl*"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--input", "in.jsonl"],
+        ["--input", "in.jsonl", "--output", "o.jsonl", "--num-shards", "2", "--shard-index", "2"],
+    ],
+)
+def test_bad_file_options_are_usage_errors(tiny_run, args):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(tiny_run, *args)
+    assert exit_info.value.code == 2

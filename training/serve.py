@@ -1,0 +1,157 @@
+"""The HTTP service: a FastAPI app around one loaded TopicClassifier.
+
+    make serve                                   # runs/default/model on 127.0.0.1:8000
+    python -m training serve --model runs/default/model --port 8080 --max-texts 64
+    curl -s localhost:8000/predict -H 'content-type: application/json' \\
+        -d '{"texts": ["US sanctions target Russian crude exports"]}'
+
+Endpoints: POST /predict, GET /topics, GET /health, and the OpenAPI docs at /docs. Bad input (not
+JSON, wrong types, an empty list, too many texts, a text over the length cap, an unknown topic in
+`threshold`) gets a 4xx whose message names the field; the request limits are part of the schema.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at run time,
+# and the request model is a local class (its limits are per app).
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictStr, StringConstraints
+
+from training.inference import MODEL_ENV_VAR, TopicClassifier, find_model_dir
+
+# The settings reach each uvicorn worker process through the environment (see `app_from_env`).
+PRECISION_ENV_VAR = "TOPICS_PRECISION"
+MAX_TEXTS_ENV_VAR = "TOPICS_MAX_TEXTS"
+MAX_TEXT_CHARS_ENV_VAR = "TOPICS_MAX_TEXT_CHARS"
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    # One request is scored in one call; bigger jobs belong in `predict --input`, which streams.
+    max_texts: int = 256
+    # News snippets run to ~1,000 characters; the model reads only the first max_length word pieces
+    # anyway, so a much longer text is almost certainly the wrong field.
+    max_text_chars: int = 10_000
+
+
+class TopicPrediction(BaseModel):
+    labels: list[str] = Field(description="topics over their thresholds, highest score first; may be empty")
+    scores: dict[str, float] = Field(description="every topic's score, in the model's topic order")
+
+
+class PredictResponse(BaseModel):
+    predictions: list[TopicPrediction] = Field(description="one per text, in request order")
+
+
+class TopicInfo(BaseModel):
+    name: str
+    description: str
+    threshold: float
+
+
+class Health(BaseModel):
+    status: str
+    model: str
+    precision: str
+    topics: int
+
+
+def create_app(
+    classifier: TopicClassifier, model_dir: str | Path, limits: RequestLimits = RequestLimits()
+) -> FastAPI:
+    Text = Annotated[StrictStr, StringConstraints(min_length=1, max_length=limits.max_text_chars)]
+
+    class PredictRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        texts: list[Text] = Field(
+            min_length=1, max_length=limits.max_texts, description="snippets to tag, at most max_texts"
+        )
+        threshold: FiniteFloat | dict[str, FiniteFloat] | None = Field(
+            default=None,
+            description="one threshold for every topic, or {topic: threshold}; default: the tuned ones",
+        )
+
+    app = FastAPI(
+        title="geotopics",
+        summary="Multi-label news-topic tagging for geopolitics snippets",
+        description=f"At most {limits.max_texts} texts per request, {limits.max_text_chars} characters each.",
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Where and what, without pydantic's echo of the input: that may be a 10,000-character text,
+        # or a NaN that JSON cannot encode (which would turn a 422 into a 500).
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse(status_code=422, content={"detail": detail})
+
+    # The fast tokenizer is not safe to call from several threads at once ("Already borrowed"), and
+    # torch already uses every core for one batch, so requests take turns on the model.
+    model_lock = threading.Lock()
+
+    @app.post("/predict", response_model=PredictResponse)
+    def predict(request: PredictRequest) -> PredictResponse:
+        try:
+            with model_lock:
+                predictions = classifier.predict(request.texts, threshold=request.threshold)
+        except ValueError as e:  # an unknown topic in `threshold`
+            raise HTTPException(status_code=422, detail=str(e)) from e
+        return PredictResponse(
+            predictions=[TopicPrediction(labels=p.labels, scores=p.scores) for p in predictions]
+        )
+
+    @app.get("/topics", response_model=list[TopicInfo])
+    def topics() -> list[TopicInfo]:
+        return [
+            TopicInfo(name=n, description=classifier.descriptions[n], threshold=classifier.thresholds[n])
+            for n in classifier.topics
+        ]
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        return Health(
+            status="ok", model=str(model_dir), precision=classifier.precision, topics=len(classifier.topics)
+        )
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory: every worker process loads the model named by the environment."""
+    model_dir = find_model_dir()
+    classifier = TopicClassifier.from_pretrained(
+        model_dir, precision=os.environ.get(PRECISION_ENV_VAR, "auto")
+    )
+    limits = RequestLimits(
+        max_texts=int(os.environ.get(MAX_TEXTS_ENV_VAR, RequestLimits.max_texts)),
+        max_text_chars=int(os.environ.get(MAX_TEXT_CHARS_ENV_VAR, RequestLimits.max_text_chars)),
+    )
+    return create_app(classifier, model_dir, limits)
+
+
+def serve(
+    model: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    precision: str,
+    limits: RequestLimits,
+) -> None:
+    """Run uvicorn. One worker serves the model loaded here; several each load their own copy."""
+    import uvicorn
+
+    model_dir = find_model_dir(model)  # a missing model fails here, before any port is bound
+    if workers == 1:
+        classifier = TopicClassifier.from_pretrained(model_dir, precision=precision)
+        uvicorn.run(create_app(classifier, model_dir, limits), host=host, port=port)
+        return
+    os.environ[MODEL_ENV_VAR] = str(model_dir)
+    os.environ[PRECISION_ENV_VAR] = precision
+    os.environ[MAX_TEXTS_ENV_VAR] = str(limits.max_texts)
+    os.environ[MAX_TEXT_CHARS_ENV_VAR] = str(limits.max_text_chars)
+    uvicorn.run("training.serve:app_from_env", factory=True, host=host, port=port, workers=workers)
