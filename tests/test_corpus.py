@@ -14,7 +14,8 @@ from training.topics import load_topics
 REPO = Path(__file__).resolve().parents[1]
 FILES = sorted((REPO / "data/snippets").glob("*.jsonl"))
 TOPICS = [t.name for t in load_topics(REPO / "data/topics.yaml")]
-STYLES = {"seed", "wire", "headline", "analysis", "quote", "stats", "digest", "transcript", "boilerplate", "offtopic", "trap"}
+STYLES = {"seed", "wire", "headline", "analysis", "quote", "stats", "digest", "transcript"}
+STYLES |= {"boilerplate", "offtopic", "trap"}
 
 # The worked examples of the annotation guide (shared/TAXONOMY.md), in seed order.
 SEED_LABELS = [

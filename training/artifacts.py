@@ -42,12 +42,24 @@ def atomic_dir(target: str | Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_json_atomic(path: str | Path, payload: dict) -> None:
+@contextmanager
+def atomic_text_file(path: str | Path):
+    """Yield a text file open for writing; on success it replaces `path`, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            yield f
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
+
+
+def write_json_atomic(path: str | Path, payload: dict) -> None:
+    with atomic_text_file(path) as f:
+        f.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
 def save_model_dir(

@@ -1,4 +1,4 @@
-"""Command line: `python -m training train|evaluate|predict` (the Makefile's targets call these)."""
+"""Command line: `python -m training train|evaluate|predict|serve` (the Makefile's targets call these)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from training.errors import DataError, ModelNotFoundError
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     from training.config import load_config
-    from training.evaluation import format_metrics
+    from training.evaluation import format_baselines, format_metrics
     from training.train import train
 
     config = load_config(args.config, overrides)
@@ -20,37 +20,71 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     split = "test" if "test" in metrics else "validation"
     print(f"\n{split} metrics ({config.name}), tuned thresholds:")
     print(format_metrics(metrics[split], metrics["thresholds"]))
+    if "baselines" in metrics:  # only rank 0 of a torchrun launch fits baselines and writes the report
+        print(format_baselines(metrics[split], metrics["baselines"]))
     print(f"\nsaved {config.model_dir} and {config.training.output_dir}/metrics.json ({metrics['train_seconds']} s)")
+    print(f"report: {config.training.output_dir}/report/report.md")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from training.artifacts import write_json_atomic
-    from training.evaluation import default_output, evaluate_model, evaluation_set, format_metrics
-    from training.inference import TopicClassifier
+    from training import evaluation
+    from training.inference import default_model_dir
 
-    classifier = TopicClassifier.from_pretrained(args.model)
-    dataset = evaluation_set(classifier, args.data, args.config)
-    metrics = evaluate_model(classifier, dataset)
-    print(format_metrics(metrics, classifier.thresholds))
-    output = args.output or default_output(args.model, args.data)
-    write_json_atomic(output, {"model": str(args.model), "data": args.data or args.config, "n": len(dataset), **metrics})
-    print(f"\nwrote {output}")
+    model_dir = args.model or default_model_dir()
+    output = args.output or evaluation.default_output(model_dir, args.data)
+    results = evaluation.evaluate_and_report(model_dir, args.data, args.config, output)
+    print(evaluation.format_metrics(results, results["thresholds"]))
+    print(evaluation.format_baselines(results, results["baselines"]))
+    print(f"\nwrote {output} and {evaluation.report_dir(output)}/report.md")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
     from training.inference import TopicClassifier
 
+    classifier = TopicClassifier.from_pretrained(args.model, precision=args.precision)
+    if args.input:
+        from training.predict_file import predict_file
+
+        n = predict_file(
+            classifier, args.input, args.output, args.num_shards, args.shard_index, args.threshold
+        )
+        print(f"wrote {n} rows to {args.output}", file=sys.stderr)
+        return 0
     texts = args.text or [line.strip() for line in sys.stdin if line.strip()]
-    classifier = TopicClassifier.from_pretrained(args.model)
     for p in classifier.predict(texts, threshold=args.threshold):
         top = {k: round(v, 3) for k, v in sorted(p.scores.items(), key=lambda kv: -kv[1])[:3]}
         print(json.dumps({"text": p.text, "labels": p.labels, "top_scores": top}, ensure_ascii=False))
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from training.serve import RequestLimits, serve
+
+    limits = RequestLimits(
+        max_texts=args.max_texts or RequestLimits.max_texts,
+        max_text_chars=args.max_text_chars or RequestLimits.max_text_chars,
+    )
+    serve(args.model, args.host, args.port, args.workers, args.precision, limits)
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from training.audit import audit
+    from training.config import load_config
+
+    data = load_config(args.config).data
+    files = args.data or data.train_files
+    summary = audit(files, args.topics or data.topics_file, args.output, folds=args.folds)
+    print(json.dumps(summary, indent=2))
+    print(f"\nreview {args.output}/label_issues.jsonl (worst first): fix each row's labels or confirm them")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from training.inference import PRECISIONS
+
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a model from a YAML recipe; extra --key value pairs override it")
@@ -60,10 +94,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="labeled JSONL/CSV/Parquet file")
     p.add_argument("--config", default="configs/default.yaml", help="recipe whose test split to use without --data")
     p.add_argument("--output", default=None, help="metrics JSON (default: beside the model dir)")
-    p = sub.add_parser("predict", help="tag texts given with --text, or one per line on stdin")
+    p = sub.add_parser("predict", help="tag --text texts, lines on stdin, or a whole --input file")
     p.add_argument("--model", default=None)
     p.add_argument("--text", action="append", help="a text to tag; repeat for more")
     p.add_argument("--threshold", type=float, default=None, help="one threshold for every topic")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the CPU has it")
+    p.add_argument("--input", default=None, help="JSONL/CSV/Parquet file with a 'text' column, streamed")
+    p.add_argument("--output", default=None, help="JSONL: every input row plus its predictions")
+    p.add_argument("--num-shards", type=int, default=1, help="split --input into this many contiguous shards")
+    p.add_argument("--shard-index", type=int, default=0, help="the shard this process tags, from 0")
+    p = sub.add_parser("serve", help="HTTP service: POST /predict, GET /topics, GET /health, docs at /docs")
+    p.add_argument("--model", default=None)
+    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 exposes it beyond this machine")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="processes, each with its own copy of the model")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto")
+    # Defaults live in training.serve.RequestLimits (not imported here: fastapi is slow to import).
+    p.add_argument("--max-texts", type=int, default=None, help="most texts in one request (default 256)")
+    p.add_argument("--max-text-chars", type=int, default=None, help="most characters per text (default 10000)")
+    p = sub.add_parser("audit", help="flag likely label errors with out-of-fold predictions and cleanlab")
+    p.add_argument("--config", default="configs/default.yaml", help="recipe whose train_files/topics_file to audit")
+    p.add_argument("--data", nargs="+", default=None, help="labeled files instead of the recipe's")
+    p.add_argument("--topics", default=None, help="topics file instead of the recipe's")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--output", default="runs/audit")
     return parser
 
 
@@ -73,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "predict" and bool(args.input) != bool(args.output):
+        parser.error("--input and --output go together")
+    if args.command == "predict" and not 0 <= args.shard_index < args.num_shards:
+        parser.error(f"--shard-index must be in [0, {args.num_shards}), got {args.shard_index}")
     from training.config import ConfigError
 
     try:
@@ -80,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, extra)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "audit":
+            return _audit(args)
+        if args.command == "serve":
+            return _serve(args)
         return _predict(args)
     except (ConfigError, DataError, ModelNotFoundError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

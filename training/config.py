@@ -40,6 +40,12 @@ class ModelArguments:
     # The freshly initialised head needs a much higher rate than the pretrained body.
     head_learning_rate: float = 5e-3
     classifier_dropout: float = 0.1
+    # Few labels: batches of same/different-topic pairs tune the encoder before the head (SetFit); 0 = off.
+    contrastive_steps: int = 0
+    # SetFit's encoder rate: the pair stage reshapes MiniLM's sentence space without wrecking it.
+    contrastive_learning_rate: float = 2e-5
+    # "prototypes": a frozen nearest-prototype head (training.fewshot); few labels train a linear head badly.
+    head: str = "linear"
 
 
 @dataclass
@@ -57,6 +63,8 @@ class DataArguments:
     threshold_shrinkage: float = 0.5
     # Stop when validation macro-F1 has not improved for this many evaluations.
     early_stopping_patience: int = 3
+    # Few labels: each topic's description is one more labeled text and half of its prototype (fewshot.py).
+    descriptions_as_examples: bool = False
 
 
 @dataclass
@@ -154,6 +162,11 @@ def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None =
         raise ConfigError(f"{path}: {e}") from e
     if model_args.pooling not in ("mean", "cls"):
         raise ConfigError(f"{path}: pooling must be 'mean' or 'cls', not {model_args.pooling!r}")
+    if model_args.head not in ("linear", "prototypes"):
+        raise ConfigError(f"{path}: head must be 'linear' or 'prototypes', not {model_args.head!r}")
+    uses_sentence_vectors = model_args.contrastive_steps or model_args.head == "prototypes"
+    if uses_sentence_vectors and model_args.pooling != "mean":
+        raise ConfigError(f"{path}: contrastive_steps and head: prototypes need pooling: mean")
     if model_args.tiny_model is None and not model_args.model_name_or_path:
         raise ConfigError(f"{path}: set model_name_or_path or tiny_model")
     resolved = {**training_kwargs, **dataclasses.asdict(model_args), **dataclasses.asdict(data_args)}

@@ -73,6 +73,19 @@ class BertMeanPoolingForSequenceClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    def embed(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The sentence vector the head sees (batch x hidden): the masked mean of the token vectors."""
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+        if attention_mask is None:
+            attention_mask = torch.ones(hidden.shape[:2], device=hidden.device)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -81,12 +94,7 @@ class BertMeanPoolingForSequenceClassification(BertPreTrainedModel):
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
-        if attention_mask is None:
-            attention_mask = torch.ones(hidden.shape[:2], device=hidden.device)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        logits = self.classifier(self.dropout(pooled))
+        logits = self.classifier(self.dropout(self.embed(input_ids, attention_mask, token_type_ids)))
         loss = None
         if labels is not None:
             if self.config.problem_type == "multi_label_classification":

@@ -1,4 +1,5 @@
-"""The training recipe, top to bottom: data, tokenizer, model, Trainer, thresholds, test, save.
+"""The training recipe, top to bottom: data, tokenizer, model, Trainer, calibration, thresholds, test,
+baselines, save with a model card, report.
 
     python -m training train --config configs/default.yaml [--num_train_epochs 3 ...]
 """
@@ -15,15 +16,19 @@ import numpy as np
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 
 from training.artifacts import save_model_dir, write_json_atomic
+from training.baselines import run_baselines
+from training.calibration import calibrate, fold_temperature
 from training.config import Config
 from training.data import TopicDataset, build_dataset
 from training.errors import DataError
-from training.metrics import topic_metrics
+from training.evaluation import score_metrics
+from training.fewshot import prepare_for_few_labels
+from training.model_card import write_model_card
 from training.modeling import build_model, load_tokenizer
+from training.report import REPORT_DIR, ScoredSplit, write_report
 from training.thresholds import DEFAULT_THRESHOLD, tune_thresholds
 from training.trainer import (
     TopicTrainer,
-    decisions,
     make_compute_metrics,
     positive_weights,
     reference_matrix,
@@ -35,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 def evaluate_scores(scores: np.ndarray, labels: np.ndarray, data: TopicDataset, thresholds) -> dict:
     refs = reference_matrix(labels, len(data.topics), data.multi_label)
-    return topic_metrics(decisions(scores, data.multi_label, thresholds), refs, data.topic_names)
+    return score_metrics(scores, refs, data.topic_names, data.multi_label, thresholds)
 
 
 def train(config: Config) -> dict:
@@ -61,6 +66,11 @@ def train(config: Config) -> dict:
         desc="tokenizing",
     )
     model = build_model(config.model, data.topic_names, data.multi_label, tokenizer.vocab_size)
+    # Contrastive stage and prototype head (training.fewshot), both off by default.
+    callbacks = prepare_for_few_labels(model, tokenizer, data, config)
+    # A fixed budget (eval_strategy: no, as in few-shot recipes) has no evaluations to stop on.
+    if config.training.eval_strategy != "no":
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.data.early_stopping_patience))
     use_pos_weight = data.multi_label and config.data.pos_weight == "auto"
     trainer = TopicTrainer(
         model=model,
@@ -70,14 +80,22 @@ def train(config: Config) -> dict:
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=make_compute_metrics(data.topic_names, data.multi_label),
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=config.data.early_stopping_patience)],
+        callbacks=callbacks,
         head_learning_rate=config.model.head_learning_rate,
         pos_weight=positive_weights(data.splits["train"]["labels"]) if use_pos_weight else None,
     )
     trainer.train()
+    # The scores below must line up with the splits' rows, but transformers 5 applies
+    # train_sampling_strategy=group_by_length to evaluation too, reordering predict()'s output.
+    trainer.args.train_sampling_strategy = "sequential"
 
-    val_scores = scores_from_logits(trainer.predict(tokenized["validation"]).predictions, data.multi_label)
+    val_logits = trainer.predict(tokenized["validation"]).predictions
     val_labels = np.asarray(data.splits["validation"]["labels"])
+    val_refs = reference_matrix(val_labels, len(data.topics), data.multi_label)
+    # Calibrate before tuning thresholds: thresholds must apply to the scores the saved model returns.
+    calibration = calibrate(val_logits, val_refs, data.multi_label)
+    fold_temperature(trainer.model, calibration.temperature)
+    val_scores = scores_from_logits(calibration.calibrated_logits(val_logits), data.multi_label)
     if data.multi_label:
         thresholds = tune_thresholds(
             val_scores, val_labels, data.topic_names, config.data.threshold_shrinkage, config.training.seed
@@ -90,6 +108,7 @@ def train(config: Config) -> dict:
         "examples": {split: len(ds) for split, ds in data.splits.items()},
         "train_seconds": None,
         "thresholds": thresholds,
+        "temperature": calibration.summary(data.topic_names),
         # The Trainer's log: training loss and validation metrics per logging step / epoch.
         "history": trainer.state.log_history,
         "validation": evaluate_scores(val_scores, val_labels, data, threshold_vector),
@@ -99,23 +118,52 @@ def train(config: Config) -> dict:
         test_labels = np.asarray(data.splits["test"]["labels"])
         metrics["test"] = evaluate_scores(test_scores, test_labels, data, threshold_vector)
         metrics["test_at_0.5"] = evaluate_scores(test_scores, test_labels, data, DEFAULT_THRESHOLD)
+        reported_split, reported_scores = "test", test_scores
+    else:
+        reported_split, reported_scores = "validation", val_scores
 
     output_dir = Path(config.training.output_dir)
     if trainer.is_world_process_zero():
+        reported = ScoredSplit(
+            name=f"the {reported_split} split",
+            texts=data.splits[reported_split]["text"],
+            scores=reported_scores,
+            references=reference_matrix(
+                np.asarray(data.splits[reported_split]["labels"]), len(data.topics), data.multi_label
+            ),
+            topics=data.topic_names,
+            thresholds=np.array(threshold_vector),
+            multi_label=data.multi_label,
+        )
+        metrics["baselines"] = run_baselines(
+            data, reported.texts, reported.references, config.data.threshold_shrinkage, config.training.seed
+        )
         topic_info = {
             "topics": [dataclasses.asdict(t) for t in data.topics],
             "multi_label": data.multi_label,
             "thresholds": thresholds,
+            "temperature": metrics["temperature"],
             "max_length": config.model.max_length,
         }
 
-        def save_weights(path: Path) -> None:
+        def save_files(path: Path) -> None:
             trainer.model.save_pretrained(path)
             tokenizer.save_pretrained(path)
+            write_model_card(path, config, data, metrics)
 
-        save_model_dir(config.model_dir, save_weights, topic_info, config.source)
+        save_model_dir(config.model_dir, save_files, topic_info, config.source)
         metrics["train_seconds"] = round(time.time() - started, 1)
         write_json_atomic(output_dir / "metrics.json", metrics)
+        title = f"Evaluation report: {config.model_dir} (recipe {config.name})"
+        reported_metrics = metrics[reported_split]
+        write_report(
+            output_dir / REPORT_DIR,
+            title,
+            reported,
+            reported_metrics,
+            metrics["baselines"],
+            metrics["temperature"],
+        )
         # Checkpoints only served best-model selection; the saved model dir is the artifact.
         for checkpoint in output_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint, ignore_errors=True)

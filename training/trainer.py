@@ -16,7 +16,7 @@ from transformers import EvalPrediction, Trainer
 
 from training.metrics import topic_metrics
 from training.modeling import HEAD_MODULES
-from training.thresholds import DEFAULT_THRESHOLD
+from training.scoring import decisions, reference_matrix, scores_from_logits  # noqa: F401  re-exported
 
 # sqrt(neg/pos) weights are capped so a topic with a handful of positives cannot dominate the loss.
 MAX_POS_WEIGHT = 10.0
@@ -29,30 +29,6 @@ def positive_weights(labels: np.ndarray) -> torch.Tensor:
     negatives = len(labels) - positives
     weights = np.sqrt(negatives / np.maximum(positives, 1.0))
     return torch.tensor(np.clip(weights, 1.0, MAX_POS_WEIGHT), dtype=torch.float32)
-
-
-def scores_from_logits(logits: np.ndarray, multi_label: bool) -> np.ndarray:
-    logits = np.asarray(logits, dtype=np.float64)
-    if multi_label:
-        return 1.0 / (1.0 + np.exp(-logits))
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def decisions(scores: np.ndarray, multi_label: bool, thresholds=DEFAULT_THRESHOLD) -> np.ndarray:
-    """0/1 matrix: topics over their thresholds (multi-label) or the arg-max class (single-label)."""
-    if multi_label:
-        return (scores >= np.broadcast_to(np.asarray(thresholds, dtype=float), scores.shape[1:])).astype(int)
-    onehot = np.zeros_like(scores, dtype=int)
-    onehot[np.arange(len(scores)), scores.argmax(axis=1)] = 1
-    return onehot
-
-
-def reference_matrix(labels: np.ndarray, num_topics: int, multi_label: bool) -> np.ndarray:
-    labels = np.asarray(labels)
-    if multi_label:
-        return (labels > 0.5).astype(int)
-    return np.eye(num_topics, dtype=int)[labels.astype(int)]
 
 
 def make_compute_metrics(topic_names: list[str], multi_label: bool):
