@@ -32,11 +32,10 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from training.artifacts import write_json_atomic
 from training.baselines import TFIDF_C
-from training.config import load_config
+from training.config import load_config, parse_yaml
 from training.data import normalized_key, split_of
 from training.inference import TopicClassifier
 from training.metrics import topic_metrics
@@ -290,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     topics = [t.name for t in load_topics(load_config(args.config).data.topics_file)]
     if sorted(topics) != sorted({label for _, label in rows}):
         raise SystemExit(f"{args.config}'s topics {topics} are not the file's classes")
-    overrides = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.set)}
+    overrides = {key: parse_yaml(value) for key, _, value in (item.partition("=") for item in args.set)}
     runs = [
         run_draw(rows, n, d, args.config, overrides, args.eval_limit, topics)
         for n in args.sizes

@@ -35,6 +35,17 @@ def test_overrides_are_parsed_as_yaml_and_win():
     assert config.model.pooling == "cls"
 
 
+def test_exponent_without_a_dot_is_a_number_in_files_and_overrides(tmp_path):
+    # PyYAML's YAML 1.1 reads `5e-5` as a string, which only failed inside the optimizer.
+    path = tmp_path / "recipe.yaml"
+    path.write_text("model_name_or_path: all-MiniLM-L6-v2\nhead_learning_rate: 3e-3\n")
+    config = load_config(path, ["--learning_rate", "5e-5", "--weight_decay=1E-2"])
+    assert config.model.head_learning_rate == pytest.approx(3e-3)
+    assert config.training.learning_rate == pytest.approx(5e-5)
+    assert config.training.weight_decay == pytest.approx(1e-2)
+    assert parse_overrides(["--output_dir", "runs/1e5x"]) == {"output_dir": "runs/1e5x"}
+
+
 def test_unknown_key_in_file_is_an_error_with_a_suggestion(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("model_name_or_path: all-MiniLM-L6-v2\nlearning_rat: 0.1\n")

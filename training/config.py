@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,23 @@ from training.device import cpu_supports_bf16
 
 class ConfigError(ValueError):
     """A recipe or override that cannot be used; the message names the file and the key."""
+
+
+class RecipeLoader(yaml.SafeLoader):
+    """YAML as a recipe means it. PyYAML follows YAML 1.1, where a float needs a dot, so `5e-5` would
+    load as the string "5e-5" and fail deep inside the optimizer; here it is the number (YAML 1.2)."""
+
+
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """A recipe file's text or one override value, parsed with RecipeLoader."""
+    return yaml.load(text, Loader=RecipeLoader)
 
 
 @dataclass
@@ -114,7 +132,7 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
                 raise ConfigError(f"override --{key} has no value")
             value = argv[i + 1]
             i += 1
-        overrides[key.replace("-", "_")] = yaml.safe_load(value)
+        overrides[key.replace("-", "_")] = parse_yaml(value)
         i += 1
     return overrides
 
@@ -125,7 +143,7 @@ def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None =
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        recipe = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(recipe, dict):
