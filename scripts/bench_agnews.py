@@ -222,7 +222,7 @@ def summarize(runs: list[dict], sizes) -> dict:
 
 
 def markdown(
-    summary: dict, runs: list[dict], wall_seconds: float, command: str, eval_limit: int | None
+    summary: dict, runs: list[dict], wall_seconds: float, command: str, eval_limit: int | None, ours: str
 ) -> str:
     def cell(n: int, key: str) -> str:
         if str(n) not in summary:
@@ -236,7 +236,7 @@ def markdown(
         "",
         "| method | N=8 | N=64 |",
         "|---|---|---|",
-        f"| **ours: configs/agnews.yaml, all-MiniLM-L6-v2 (22M)** | **{cell(8, 'ours')}** | **{cell(64, 'ours')}** |",
+        f"| **{ours}** | **{cell(8, 'ours')}** | **{cell(64, 'ours')}** |",
         f"| TF-IDF word 1-2 grams + LR, same draws | {cell(8, 'tfidf_logreg')} | {cell(64, 'tfidf_logreg')} |",
         *(f"| {name} | {n8} | {n64} |" for name, n8, n64 in PUBLISHED),
         "",
@@ -286,10 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     started = time.time()
     rows = read_ag_news(args.data)
-    topics = [t.name for t in load_topics(load_config(args.config).data.topics_file)]
+    overrides = {key: parse_yaml(value) for key, _, value in (item.partition("=") for item in args.set)}
+    recipe = load_config(args.config, overrides)
+    topics = [t.name for t in load_topics(recipe.data.topics_file)]
+    model = "tiny random BERT" if recipe.model.tiny_model else recipe.model.model_name_or_path
+    ours = f"ours: {args.config.name}, {model}" + (" (22M)" if model == "all-MiniLM-L6-v2" else "")
     if sorted(topics) != sorted({label for _, label in rows}):
         raise SystemExit(f"{args.config}'s topics {topics} are not the file's classes")
-    overrides = {key: parse_yaml(value) for key, _, value in (item.partition("=") for item in args.set)}
     runs = [
         run_draw(rows, n, d, args.config, overrides, args.eval_limit, topics)
         for n in args.sizes
@@ -317,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_json_atomic(args.output / "results.json", payload)
     (args.output / "results.md").write_text(
-        markdown(summary, runs, wall, command, args.eval_limit), encoding="utf-8"
+        markdown(summary, runs, wall, command, args.eval_limit, ours), encoding="utf-8"
     )
-    print(markdown(summary, runs, wall, command, args.eval_limit))
+    print(markdown(summary, runs, wall, command, args.eval_limit, ours))
     return 0
 
 

@@ -46,6 +46,18 @@ def test_exponent_without_a_dot_is_a_number_in_files_and_overrides(tmp_path):
     assert parse_overrides(["--output_dir", "runs/1e5x"]) == {"output_dir": "runs/1e5x"}
 
 
+def test_only_true_and_false_are_booleans():
+    # YAML 1.1 would turn `--eval_strategy no` into False, which TrainingArguments rejects.
+    assert parse_overrides(["--eval_strategy", "no", "--bf16", "false", "--x", "True", "--y", "off"]) == {
+        "eval_strategy": "no",
+        "bf16": False,
+        "x": True,
+        "y": "off",
+    }
+    config = load_config(REPO / "configs/tiny.yaml", ["--eval_strategy", "no", "--load_best_model_at_end", "false"])
+    assert config.training.eval_strategy == "no"
+
+
 def test_unknown_key_in_file_is_an_error_with_a_suggestion(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("model_name_or_path: all-MiniLM-L6-v2\nlearning_rat: 0.1\n")

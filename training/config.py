@@ -26,10 +26,17 @@ class ConfigError(ValueError):
 
 
 class RecipeLoader(yaml.SafeLoader):
-    """YAML as a recipe means it. PyYAML follows YAML 1.1, where a float needs a dot, so `5e-5` would
-    load as the string "5e-5" and fail deep inside the optimizer; here it is the number (YAML 1.2)."""
+    """YAML 1.2 scalars, as a recipe means them. PyYAML follows YAML 1.1, where `5e-5` (no dot) is a
+    string that fails deep inside the optimizer and `--eval_strategy no` is the boolean False."""
 
 
+RecipeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 RecipeLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)[eE][-+]?\d+$"),
