@@ -6,7 +6,7 @@
 #   make predict-file INPUT=snippets.jsonl OUTPUT=tagged.jsonl [ARGS="--num-shards 2 --shard-index 0"]
 #   make serve [PORT=8000]    # POST /predict, GET /topics, GET /health, docs at /docs
 #   make bench                # predict() vs transformers.pipeline: throughput, latency, load time, RSS
-#   make bench-agnews         # 8 and 64 labels per class on AG News vs the SetFit paper (~25 min)
+#   make bench-agnews         # 8 and 64 labels per class on AG News vs the SetFit paper (~15 min)
 
 PYTHON ?= python3
 VENV ?= .venv

@@ -1,6 +1,6 @@
 """AG News with few labels: the package's own recipe (configs/agnews.yaml) against the SetFit paper's table.
 
-    make bench-agnews                                              # 5 draws at N=8 and N=64, ~25 min
+    make bench-agnews                                              # 5 draws at N=8 and N=64, ~15 min
     .venv/bin/python scripts/bench_agnews.py --sizes 8 --draws 1 --eval-limit 1000 --output /tmp/agnews-dev
 
 Protocol (Tunstall et al. 2022, "Efficient Few-Shot Learning Without Prompts", Table 2): N labeled texts
