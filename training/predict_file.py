@@ -7,7 +7,7 @@ Rows stream through `datasets` (streaming mode) a chunk at a time, so memory sta
 file's size. Every input row comes out, with all its columns, plus:
     id                 the row's own `id`, else "<file stem>-<row number>" (rows count from 1)
     predicted_labels   topics over their thresholds, highest score first
-    predicted_scores   every topic's score
+    predicted_scores   every topic's score, rounded to 6 decimals
 A row without text keeps its place with both fields null.
 
 Several processes (or machines) can share one file: `--num-shards N --shard-index i` takes the i-th of
@@ -31,6 +31,9 @@ from training.inference import TopicClassifier
 OUTPUT_FIELDS = ("predicted_labels", "predicted_scores")
 # Rows per model call: enough for full length-sorted batches, small enough to keep memory flat.
 CHUNK_ROWS = 1024
+# Digits kept in predicted_scores: more than anyone reads, and fewer than the last ones, which change with
+# how rows are batched, the process and the CPU (the order of floating-point sums).
+SCORE_DECIMALS = 6
 _BUILDERS = {".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -109,7 +112,7 @@ def predict_file(
                     "id": row["id"] if row.get("id") not in (None, "") else f"{input_path.stem}-{row_number}",
                     **{k: v for k, v in row.items() if k != "id"},
                     "predicted_labels": p.labels if p else None,
-                    "predicted_scores": p.scores if p else None,
+                    "predicted_scores": {t: round(s, SCORE_DECIMALS) for t, s in p.scores.items()} if p else None,
                 }
                 out.write(json.dumps(tagged, ensure_ascii=False, default=str) + "\n")
             progress.update(len(chunk))
