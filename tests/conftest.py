@@ -70,6 +70,7 @@ def tiny_run(tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("tiny_run")
     data = write_jsonl(root / "toy.jsonl", toy_rows())
+    blind = write_jsonl(root / "blind.jsonl", [dict(r, text=f"blind {r['text']}") for r in toy_rows(40, seed=9)])
     topics = write_topics(root / "topics.yaml")
     out = root / "run"
     code = main(
@@ -85,10 +86,12 @@ def tiny_run(tmp_path_factory) -> dict:
             str(out),
             "--num_train_epochs",
             "8",
+            "--eval_files",
+            f"[{blind}]",
         ]
     )
     assert code == 0
-    return {"output_dir": out, "model_dir": out / "model", "data": data, "topics": topics}
+    return {"output_dir": out, "model_dir": out / "model", "data": data, "topics": topics, "blind": blind}
 
 
 @pytest.fixture(scope="session")

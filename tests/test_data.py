@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import TOPICS, toy_rows, write_jsonl, write_topics
-from training.data import build_dataset, load_labeled_file, normalized_key, split_of
+from training.data import build_dataset, load_blind_set, load_labeled_file, normalized_key, split_of
 from training.errors import DataError
 
 
@@ -176,3 +176,21 @@ def test_missing_topics_file(tmp_path):
     path = write_jsonl(tmp_path / "a.jsonl", toy_rows(60))
     with pytest.raises(DataError, match="topics file not found"):
         build([path], tmp_path / "nope.yaml")
+
+
+def test_blind_set_is_read_apart_from_the_split(tmp_path, topics_file):
+    data = build([write_jsonl(tmp_path / "a.jsonl", toy_rows(100))], topics_file)
+    blind_rows = [{"text": f"unseen {w} snippet about oil", "labels": ["energy"]} for w in "abcde"]
+    write_jsonl(tmp_path / "blind-1.jsonl", blind_rows[:3])
+    write_jsonl(tmp_path / "blind-2.jsonl", blind_rows[3:])
+    blind = load_blind_set([str(tmp_path / "blind-*.jsonl")], data)
+    assert blind["text"] == [r["text"] for r in blind_rows]
+    assert load_blind_set([str(tmp_path / "none-*.jsonl")], data) is None
+
+
+def test_blind_text_that_is_also_training_data_is_named(tmp_path, topics_file):
+    rows = toy_rows(100)
+    data = build([write_jsonl(tmp_path / "a.jsonl", rows)], topics_file)
+    leaked = write_jsonl(tmp_path / "blind.jsonl", [{"text": rows[7]["text"].upper(), "labels": rows[7]["labels"]}])
+    with pytest.raises(DataError, match=rf"{leaked}:1: this text is also in the training files"):
+        load_blind_set([str(leaked)], data)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
+from training.evaluation import bootstrap_macro_f1
 from training.metrics import topic_metrics
 
 
@@ -30,3 +31,23 @@ def test_perfect_predictions_score_one():
     refs = np.array([[1, 0], [0, 1], [0, 0]])
     m = topic_metrics(refs, refs, ["x", "y"])
     assert m["macro_f1"] == m["micro_f1"] == m["exact_match"] == 1.0
+
+
+def test_macro_averages_only_the_topics_the_references_contain():
+    refs = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0]])
+    preds = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 0]])  # a wrong tag of the absent third topic
+    m = topic_metrics(preds, refs, ["x", "y", "z"])
+    assert m["macro_topics"] == 2 and m["macro_f1"] == 1.0
+    assert m["per_topic"]["z"]["f1"] == 0.0 and m["micro_f1"] < 1.0
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_more_rows():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (100, 1600):
+        refs = (rng.random((n, 5)) < 0.3).astype(int)
+        preds = np.where(rng.random((n, 5)) < 0.85, refs, 1 - refs)
+        low, high = bootstrap_macro_f1(preds, refs)
+        assert low < topic_metrics(preds, refs, list("abcde"))["macro_f1"] < high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2  # ~1/sqrt(16) of the width

@@ -32,6 +32,11 @@ def test_tiny_run_learns_the_toy_topics(tiny_run):
         assert set(metrics[split]["per_topic"]) == {"energy", "military", "finance"}
     # The toy topics are marked by their own words: even a tiny random model must pick them up.
     assert metrics["test"]["macro_f1"] > 0.6
+    blind = metrics["blind"]
+    assert blind["n"] == 40 and blind["files"] == [str(tiny_run["blind"])] and blind["macro_f1"] > 0.6
+    low, high = blind["macro_f1_ci95"]
+    assert low <= blind["macro_f1"] <= high
+    assert blind["predicted_topics_per_snippet"] > 0 and blind["labeled_topics_per_snippet"] > 0
     assert metrics["train_seconds"] > 0
 
 

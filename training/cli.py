@@ -22,6 +22,10 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     print(format_metrics(metrics[split], metrics["thresholds"]))
     if "baselines" in metrics:  # only rank 0 of a torchrun launch fits baselines and writes the report
         print(format_baselines(metrics[split], metrics["baselines"]))
+    if "blind" in metrics:
+        blind = metrics["blind"]
+        print(f"\nblind evaluation set ({blind['n']} snippets from {', '.join(blind['files'])}), tuned thresholds:")
+        print(format_metrics(blind, metrics["thresholds"]))
     print(f"\nsaved {config.model_dir} and {config.training.output_dir}/metrics.json ({metrics['train_seconds']} s)")
     print(f"report: {config.training.output_dir}/report/report.md")
     return 0

@@ -81,6 +81,10 @@ class DataArguments:
     validation_fraction: float = 0.15
     test_fraction: float = 0.15
     split_seed: int = 13
+    # Blind evaluation files (glob patterns), scored after training and never trained on: written and
+    # labeled apart from train_files, they estimate what the test split cannot (it shares their authors).
+    # A pattern that matches nothing is skipped.
+    eval_files: list[str] = field(default_factory=list)
     # "auto" weights each topic's positives by sqrt(negatives/positives) (capped): rare topics get
     # enough gradient without the false-positive flood a full ratio causes. "none" disables it.
     pos_weight: str = "auto"
@@ -182,6 +186,8 @@ def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None =
         data_args = DataArguments(**{k: v for k, v in flat.items() if k in data_keys})
         if isinstance(data_args.train_files, str):
             data_args.train_files = [data_args.train_files]
+        if isinstance(data_args.eval_files, str):
+            data_args.eval_files = [data_args.eval_files]
         training_args = TrainingArguments(**training_kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path}: {e}") from e

@@ -226,13 +226,36 @@ def build_dataset(
 
 def load_labeled_file(path: str, topic_names: list[str], multi_label: bool) -> datasets.Dataset:
     """One labeled file (e.g. a user's own test set) as a Dataset in a trained model's topic order."""
-    examples, file_multi = read_examples(expand_files([path]))
+    return to_dataset(_labeled_examples(expand_files([path]), topic_names, multi_label), topic_names, multi_label)
+
+
+def _labeled_examples(files: list[Path], topic_names: list[str], multi_label: bool) -> list[Example]:
+    examples, file_multi = read_examples(files)
     if file_multi != multi_label:
         kind = "multi-label ('labels')" if multi_label else "single-label ('label')"
-        raise DataError(f"{path}: the model is {kind}; the file is not")
+        raise DataError(f"{', '.join(map(str, files))}: the model is {kind}; the file is not")
     valid = set(topic_names)
     for e in examples:
         unknown = [label for label in e.labels if label not in valid]
         if unknown:
             raise DataError(f"{e.where}: unknown topic {unknown[0]!r}; the model knows: {', '.join(topic_names)}")
-    return to_dataset(examples, topic_names, multi_label)
+    return examples
+
+
+def load_blind_set(patterns: list[str], data: TopicDataset) -> datasets.Dataset | None:
+    """The blind evaluation files (`eval_files`) as one Dataset, or None when no file matches.
+
+    They are scored after training and never trained on, so a text that is also in the labeled training
+    files (train, validation or test split) is an error: it would make the blind estimate a memory test."""
+    files = sorted({Path(p) for pattern in patterns for p in glob.glob(pattern)})
+    if not files:
+        return None
+    examples = _labeled_examples(files, data.topic_names, data.multi_label)
+    trained = {normalized_key(t): split for split, ds in data.splits.items() for t in ds["text"]}
+    for e in examples:
+        split = trained.get(normalized_key(e.text))
+        if split is not None:
+            raise DataError(
+                f"{e.where}: this text is also in the training files ({split} split); a blind set must not be"
+            )
+    return to_dataset(examples, data.topic_names, data.multi_label)

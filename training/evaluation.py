@@ -34,16 +34,46 @@ def evaluation_set(classifier: TopicClassifier, data_file: str | None, config_fi
     ).splits["test"]
 
 
+# Resamples for the macro-F1 interval: the 2.5th and 97.5th percentiles move by ~0.002 between seeds.
+BOOTSTRAP_RESAMPLES = 1000
+
+
 def score_metrics(
     scores: np.ndarray, references: np.ndarray, topic_names: list[str], multi_label: bool, thresholds
 ) -> dict:
-    """topic_metrics at these thresholds, plus each topic's expected calibration error ("ece")."""
-    metrics = topic_metrics(decisions(scores, multi_label, thresholds), references, topic_names)
+    """topic_metrics at these thresholds, plus each topic's expected calibration error ("ece"), topics per
+    snippet predicted and labeled (over-tagging shows here first), and a bootstrap 95% interval of macro-F1."""
+    predicted = decisions(scores, multi_label, thresholds)
+    metrics = topic_metrics(predicted, references, topic_names)
     ece = expected_calibration_error(scores, references)
     for name, value in zip(topic_names, ece, strict=True):
         metrics["per_topic"][name]["ece"] = float(value)
     metrics["macro_ece"] = float(ece.mean())
+    metrics["predicted_topics_per_snippet"] = float(predicted.sum(axis=1).mean())
+    metrics["labeled_topics_per_snippet"] = float(np.asarray(references).sum(axis=1).mean())
+    metrics["macro_f1_ci95"] = bootstrap_macro_f1(predicted, references)
     return metrics
+
+
+def bootstrap_macro_f1(
+    predicted: np.ndarray, references: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> list[float]:
+    """[low, high]: the 95% percentile interval of macro-F1 over snippets drawn with replacement. Macro
+    runs over the topics the full set contains, as topic_metrics does; a topic that a resample happens to
+    leave with nothing to find and nothing predicted is left out of that resample's average."""
+    predicted, references = np.asarray(predicted, dtype=int), np.asarray(references, dtype=int)
+    present = references.sum(axis=0) > 0
+    if not len(references) or not present.any():
+        return [0.0, 0.0]
+    # Each resample as counts per snippet, so one matrix product gives every resample's tp/fp/fn.
+    n = len(references)
+    counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)
+    tp = counts @ (predicted & references)[:, present]
+    wrong = counts @ (predicted ^ references)[:, present]  # fp + fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(2 * tp + wrong > 0, 2 * tp / (2 * tp + wrong), np.nan)
+    low, high = np.percentile(np.nanmean(f1, axis=1), [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
 
 
 def score_split(classifier: TopicClassifier, dataset: datasets.Dataset, name: str) -> ScoredSplit:
@@ -119,6 +149,13 @@ def format_metrics(metrics: dict, thresholds: dict[str, float] | None = None) ->
             f"{metrics[avg + '_recall']:>8.3f}{metrics[avg + '_f1']:>8.3f}"
         )
     lines.append(f"{'exact match':<18}{'':>8}{metrics['exact_match']:>8.3f}")
+    if "macro_f1_ci95" in metrics:
+        low, high = metrics["macro_f1_ci95"]
+        lines.append(f"macro-F1 {metrics['macro_f1']:.3f}, bootstrap 95% interval [{low:.3f}, {high:.3f}]")
+        lines.append(
+            f"topics per snippet: predicted {metrics['predicted_topics_per_snippet']:.2f}, "
+            f"labeled {metrics['labeled_topics_per_snippet']:.2f}"
+        )
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from training.artifacts import save_model_dir, write_json_atomic
 from training.baselines import run_baselines
 from training.calibration import calibrate, fold_temperature
 from training.config import Config
-from training.data import TopicDataset, build_dataset
+from training.data import TopicDataset, build_dataset, load_blind_set
 from training.errors import DataError
 from training.evaluation import score_metrics
 from training.fewshot import prepare_for_few_labels
@@ -56,15 +56,24 @@ def train(config: Config) -> dict:
     )
     if len(data.splits["validation"]) == 0:
         raise DataError("the validation split is empty: raise validation_fraction or add data")
-    logger.info("data: %s", {split: len(ds) for split, ds in data.splits.items()})
+    blind = load_blind_set(config.data.eval_files, data)
+    logger.info(
+        "data: %s, blind evaluation set: %s",
+        {split: len(ds) for split, ds in data.splits.items()},
+        len(blind) if blind is not None else "none",
+    )
 
     tokenizer = load_tokenizer(config.model)
-    tokenized = data.splits.map(
-        lambda batch: tokenizer(batch["text"], truncation=True, max_length=config.model.max_length),
-        batched=True,
-        remove_columns=["id", "text"],
-        desc="tokenizing",
-    )
+
+    def tokenize(dataset):
+        return dataset.map(
+            lambda batch: tokenizer(batch["text"], truncation=True, max_length=config.model.max_length),
+            batched=True,
+            remove_columns=["id", "text"],
+            desc="tokenizing",
+        )
+
+    tokenized = tokenize(data.splits)
     model = build_model(config.model, data.topic_names, data.multi_label, tokenizer.vocab_size)
     # Contrastive stage and prototype head (training.fewshot), both off by default.
     callbacks = prepare_for_few_labels(model, tokenizer, data, config)
@@ -121,6 +130,13 @@ def train(config: Config) -> dict:
         reported_split, reported_scores = "test", test_scores
     else:
         reported_split, reported_scores = "validation", val_scores
+    if blind is not None:
+        blind_scores = scores_from_logits(trainer.predict(tokenize(blind)).predictions, data.multi_label)
+        metrics["blind"] = {
+            "files": config.data.eval_files,
+            "n": len(blind),
+            **evaluate_scores(blind_scores, np.asarray(blind["labels"]), data, threshold_vector),
+        }
 
     output_dir = Path(config.training.output_dir)
     if trainer.is_world_process_zero():

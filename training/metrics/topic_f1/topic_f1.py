@@ -3,6 +3,8 @@
 Inputs are 0/1 matrices, one row per snippet and one column per topic (single-label tasks pass
 one-hot rows). Returns micro and macro precision/recall/F1, exact-match accuracy (every topic of
 the snippet right, including "no topic"), and the same three numbers plus support per topic.
+Macro averages run over the topics the references contain ("macro_topics" of them): a file without
+any snippet about a topic says nothing about how well that topic is found.
 """
 
 import datasets
@@ -16,8 +18,8 @@ Args:
     references: list of 0/1 lists, same shape.
     label_names: optional topic names for the per-topic entries (default: "0", "1", ...).
 Returns:
-    micro_precision, micro_recall, micro_f1, macro_precision, macro_recall, macro_f1, exact_match,
-    per_topic: {name: {precision, recall, f1, support}}.
+    micro_precision, micro_recall, micro_f1, macro_precision, macro_recall, macro_f1 (over the topics
+    with support), macro_topics, exact_match, per_topic: {name: {precision, recall, f1, support}}.
 """
 
 
@@ -55,13 +57,17 @@ class TopicF1(evaluate.Metric):
         fn = ((1 - pred) & ref).sum(axis=0)
         precision, recall, f1 = _prf(tp, fp, fn)
         micro_p, micro_r, micro_f1 = _prf(np.array([tp.sum()]), np.array([fp.sum()]), np.array([fn.sum()]))
+        present = ref.sum(axis=0) > 0
+        if not present.any():  # nothing to find anywhere: average over every topic (all 0)
+            present[:] = True
         return {
             "micro_precision": float(micro_p[0]),
             "micro_recall": float(micro_r[0]),
             "micro_f1": float(micro_f1[0]),
-            "macro_precision": float(precision.mean()),
-            "macro_recall": float(recall.mean()),
-            "macro_f1": float(f1.mean()),
+            "macro_precision": float(precision[present].mean()),
+            "macro_recall": float(recall[present].mean()),
+            "macro_f1": float(f1[present].mean()),
+            "macro_topics": int(present.sum()),
             "exact_match": float((pred == ref).all(axis=1).mean()),
             "per_topic": {
                 name: {
