@@ -20,7 +20,7 @@ def test_two_process_training_saves_one_model_in_the_usual_format(tmp_path, tiny
     torchrun = Path(sys.executable).with_name("torchrun")
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "training", "train"]
     cmd += ["--config", str(REPO / "configs/tiny.yaml"), "--train_files", f"[{data}]", "--topics_file", str(topics)]
-    cmd += ["--output_dir", str(out), "--num_train_epochs", "8"]
+    cmd += ["--output_dir", str(out), "--num_train_epochs", "8", "--eval_files", f"[{tiny_run['blind']}]"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -55,6 +56,21 @@ def atomic_text_file(path: str | Path):
         tmp.unlink(missing_ok=True)
         raise
     tmp.replace(path)
+
+
+def remove_stale_temporaries(directory: str | Path) -> list[Path]:
+    """Delete what atomic_dir and atomic_text_file leave behind when a process is killed mid-write
+    (`.<name>.tmp-*`, `.<name>.old`, `.<name>.tmp`) directly inside `directory`; returns what went."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stale = [p for p in directory.iterdir() if p.name.startswith(".") and re.search(r"\.(tmp(-\w+)?|old)$", p.name)]
+    for path in stale:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
 
 
 def write_json_atomic(path: str | Path, payload: dict) -> None:

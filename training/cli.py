@@ -7,14 +7,19 @@ import json
 import logging
 import sys
 
-from training.errors import DataError, ModelNotFoundError
+from training.errors import DataError, ModelNotFoundError, TrainingError
 
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
-    from training.config import load_config
+    from training.config import RecipeParser, load_config
     from training.evaluation import format_baselines, format_metrics
     from training.train import train
 
+    if args.help:
+        print(RecipeParser().format_help())
+        return 0
+    if args.resume:
+        overrides = [*overrides, "--resume_from_checkpoint", "last"]
     config = load_config(args.config, overrides)
     metrics = train(config)
     split = "test" if "test" in metrics else "validation"
@@ -91,8 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train a model from a YAML recipe; extra --key value pairs override it")
+    # Recipe keys are parsed by config.RecipeParser; `train --help` prints them all.
+    p = sub.add_parser(
+        "train", help="train a model from a YAML recipe; extra --key value pairs override it", add_help=False
+    )
     p.add_argument("--config", default="configs/default.yaml")
+    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
     p = sub.add_parser("evaluate", help="evaluate a saved model on a labeled file or a recipe's test split")
     p.add_argument("--model", default=None, help="model dir (default: runs/default/model or $TOPICS_MODEL)")
     p.add_argument("--data", default=None, help="labeled JSONL/CSV/Parquet file")
@@ -147,6 +157,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         return _predict(args)
-    except (ConfigError, DataError, ModelNotFoundError, FileNotFoundError) as e:
+    except (ConfigError, DataError, ModelNotFoundError, TrainingError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

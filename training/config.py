@@ -1,28 +1,36 @@
-"""YAML recipe -> dataclasses, with command-line overrides.
+"""YAML recipe -> three argument dataclasses, parsed the Hugging Face way.
 
-A recipe is one flat YAML file (see configs/default.yaml). Each key belongs to exactly one of
-ModelArguments, DataArguments or transformers.TrainingArguments; an unknown key is an error, not a
-silent no-op. Overrides come as `--key value` (or `--key=value`); values are parsed as YAML, so
-`--num_train_epochs 3`, `--train_files '[a.jsonl, b.csv]'` and `--bf16 false` all work.
+A recipe is one flat YAML file (see configs/default.yaml). Each key is a field of ModelArguments,
+DataArguments or TopicTrainingArguments (transformers.TrainingArguments plus this package's training
+keys). Recipe values and `--key value` overrides go through one `HfArgumentParser`, so every key has
+a type, its choices and a help text (`python -m training train --help` lists them all), and a value
+of the wrong type, outside its range or not among its choices is an error that names the key and
+where it came from, before anything is written. An unknown key is an error too, not a silent no-op.
+
+Overrides are parsed as YAML 1.2 scalars first, so `--num_train_epochs 3`, `--learning_rate 5e-5`,
+`--train_files '[a.jsonl, b.csv]'` and `--bf16 false` all work.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from transformers import TrainingArguments
+from transformers import HfArgumentParser, TrainingArguments
 
 from training.device import cpu_supports_bf16
 
 
 class ConfigError(ValueError):
-    """A recipe or override that cannot be used; the message names the file and the key."""
+    """A recipe or override that cannot be used; the message names the file (or "override") and the key."""
 
 
 class RecipeLoader(yaml.SafeLoader):
@@ -49,51 +57,162 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=RecipeLoader)
 
 
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
 @dataclass
 class ModelArguments:
-    # A local Hugging Face model dir, or the name of a bundled model ("all-MiniLM-L6-v2"). Ignored
-    # when tiny_model is set. Nothing is ever downloaded.
-    model_name_or_path: str | None = "all-MiniLM-L6-v2"
-    # Where the tokenizer comes from; defaults to model_name_or_path (the tiny model borrows MiniLM's).
-    tokenizer_name_or_path: str | None = None
-    # BertConfig keyword arguments for a randomly initialised model (tests and smoke runs).
-    tiny_model: dict[str, Any] | None = None
-    # "mean" averages token vectors (how all-MiniLM-L6-v2 was trained); "cls" uses BERT's [CLS] pooler.
-    pooling: str = "mean"
-    # Snippets are 1-3 sentences; 128 word pieces cover them with room to spare.
-    max_length: int = 128
-    # The freshly initialised head needs a much higher rate than the pretrained body.
-    head_learning_rate: float = 5e-3
-    classifier_dropout: float = 0.1
-    # Few labels: batches of same/different-topic pairs tune the encoder before the head (SetFit); 0 = off.
-    contrastive_steps: int = 0
-    # SetFit's encoder rate: the pair stage reshapes MiniLM's sentence space without wrecking it.
-    contrastive_learning_rate: float = 2e-5
-    # "prototypes": a frozen nearest-prototype head (training.fewshot); few labels train a linear head badly.
-    head: str = "linear"
+    model_name_or_path: str | None = field(
+        default="all-MiniLM-L6-v2",
+        metadata={"help": "a local model dir, or a bundled model name; never downloaded; ignored with tiny_model"},
+    )
+    tokenizer_name_or_path: str | None = field(
+        default=None, metadata={"help": "where the tokenizer comes from (default: model_name_or_path)"}
+    )
+    tiny_model: dict | str | None = field(
+        default=None,
+        metadata={"help": "BertConfig keyword arguments for a randomly initialised model (tests, smoke runs)"},
+    )
+    pooling: Literal["cls", "mean"] = field(
+        default="cls",
+        metadata={"help": "sentence vector: BERT's [CLS] pooler, or the mean over tokens (how MiniLM was trained)"},
+    )
+    max_length: int = field(
+        default=128, metadata={"help": "word pieces per snippet; 1-3 sentences fit with room to spare"}
+    )
+    classifier_dropout: float = field(default=0.1, metadata={"help": "dropout before the head, as MiniLM's own"})
+    head: Literal["linear", "prototypes"] = field(
+        default="linear",
+        metadata={"help": "prototypes: a frozen nearest-prototype head, refitted after fine-tuning (few labels)"},
+    )
+
+    def __post_init__(self):
+        if isinstance(self.tiny_model, str):
+            self.tiny_model = parse_yaml(self.tiny_model)
+        _require(
+            self.tiny_model is None or isinstance(self.tiny_model, dict),
+            f"tiny_model must be a mapping of BertConfig keyword arguments, got {self.tiny_model!r}",
+        )
+        _require(bool(self.tiny_model or self.model_name_or_path), "set model_name_or_path or tiny_model")
+        _require(not self.tiny_model or bool(self.tokenizer_name_or_path), "tiny_model needs tokenizer_name_or_path")
+        _require(self.max_length >= 1, f"max_length must be at least 1, got {self.max_length}")
+        _require(
+            0 <= self.classifier_dropout < 1, f"classifier_dropout must be in [0, 1), got {self.classifier_dropout}"
+        )
 
 
 @dataclass
 class DataArguments:
-    # Labeled files (JSONL, CSV or Parquet); glob patterns allowed. Relative paths are from the repo root.
-    train_files: list[str] = field(default_factory=lambda: ["data/snippets/*.jsonl"])
-    topics_file: str | None = "data/topics.yaml"
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    split_seed: int = 13
-    # Blind evaluation files (glob patterns), scored after training and never trained on: written and
-    # labeled apart from train_files, they estimate what the test split cannot (it shares their authors).
-    # A pattern that matches nothing is skipped.
-    eval_files: list[str] = field(default_factory=list)
-    # "auto" weights each topic's positives by sqrt(negatives/positives) (capped): rare topics get
-    # enough gradient without the false-positive flood a full ratio causes. "none" disables it.
-    pos_weight: str = "auto"
-    # Tuned thresholds are pulled this far back towards 0.5 (0 = keep tuned, 1 = always 0.5).
-    threshold_shrinkage: float = 0.5
-    # Stop when validation macro-F1 has not improved for this many evaluations.
-    early_stopping_patience: int = 3
-    # Few labels: each topic's description is one more labeled text and half of its prototype (fewshot.py).
-    descriptions_as_examples: bool = False
+    train_files: list[str] = field(
+        default_factory=lambda: ["data/snippets/*.jsonl"],
+        metadata={"help": "labeled JSONL, CSV or Parquet files; glob patterns allowed"},
+    )
+    topics_file: str | None = field(
+        default="data/topics.yaml", metadata={"help": "the topic list with descriptions and boundary rules"}
+    )
+    validation_fraction: float = field(default=0.15, metadata={"help": "share of the hash split for validation"})
+    test_fraction: float = field(default=0.15, metadata={"help": "share of the hash split held out for testing"})
+    split_seed: int = field(
+        default=13, metadata={"help": "seed of the hash split; the split is stable as rows are added"}
+    )
+    eval_files: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "blind evaluation files (globs), never trained on and scored after training; a pattern "
+            "that matches nothing is skipped"
+        },
+    )
+
+    def __post_init__(self):
+        _require(bool(self.train_files), "train_files must name at least one file")
+        for key in ("validation_fraction", "test_fraction"):
+            _require(0 <= getattr(self, key) < 1, f"{key} must be in [0, 1), got {getattr(self, key)}")
+        _require(
+            self.validation_fraction + self.test_fraction < 1,
+            "validation_fraction + test_fraction must leave rows for training",
+        )
+
+
+# Defaults that differ from TrainingArguments' own because this is a small CPU classification job.
+@dataclass
+class TopicTrainingArguments(TrainingArguments):
+    head_learning_rate: float = field(
+        default=5e-3,
+        metadata={"help": "learning rate of the fresh head (and BERT's pooler); learning_rate is the body's"},
+    )
+    pos_weight: Literal["sqrt", "cbrt", "none"] = field(
+        default="sqrt",
+        metadata={
+            "help": "per-topic BCE weight of positives: sqrt or cbrt of negatives/positives (capped at 10), or none"
+        },
+    )
+    threshold_shrinkage: float = field(
+        default=0.5, metadata={"help": "how far tuned thresholds are pulled back to 0.5 (0: keep, 1: always 0.5)"}
+    )
+    early_stopping_patience: int = field(
+        default=3, metadata={"help": "evaluations without a better validation macro-F1 before stopping"}
+    )
+    contrastive_steps: int = field(
+        default=0, metadata={"help": "few labels: batches of a SetFit-style contrastive stage before fine-tuning"}
+    )
+    contrastive_learning_rate: float = field(default=2e-5, metadata={"help": "the contrastive stage's encoder rate"})
+    descriptions_as_examples: bool = field(
+        default=False, metadata={"help": "few labels: each topic's description joins as one more labeled example"}
+    )
+    # TrainingArguments keys with this package's defaults.
+    output_dir: str | None = field(default=None, metadata={"help": "runs/<recipe name> unless given"})
+    eval_strategy: str = field(default="epoch", metadata={"help": "evaluate validation macro-F1 every epoch"})
+    save_strategy: str = field(default="epoch", metadata={"help": "checkpoint every epoch (resume, best model)"})
+    logging_strategy: str = field(default="epoch", metadata={"help": "log the training loss every epoch"})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "keep the best-validation epoch"})
+    metric_for_best_model: str | None = field(default="macro_f1", metadata={"help": "what 'best' means"})
+    greater_is_better: bool | None = field(default=True, metadata={"help": "macro-F1: higher is better"})
+    save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept besides the best one"})
+    report_to: str | None = field(default="none", metadata={"help": "no experiment trackers"})
+    bf16: str = field(
+        default="auto",
+        metadata={
+            "help": "auto: bf16 autocast where the CPU has native bf16 (AMX / avx512-bf16), else fp32; true; false"
+        },
+    )
+    dataloader_pin_memory: bool = field(default=False, metadata={"help": "no GPU to pin for"})
+
+    def __post_init__(self):
+        self.bf16 = _resolve_bf16(self.bf16)
+        if not _cuda_available():
+            # Told it is on a CPU, the Trainer allows bf16 there and runs DDP over gloo (MULTI_CPU).
+            self.use_cpu = True
+        for key in ("learning_rate", "head_learning_rate", "contrastive_learning_rate"):
+            _require(getattr(self, key) > 0, f"{key} must be > 0, got {getattr(self, key)}")
+        _require(
+            self.num_train_epochs > 0 or self.max_steps > 0,
+            f"num_train_epochs must be > 0 (or max_steps set), got {self.num_train_epochs}",
+        )
+        for key in ("per_device_train_batch_size", "per_device_eval_batch_size", "early_stopping_patience"):
+            _require(getattr(self, key) >= 1, f"{key} must be at least 1, got {getattr(self, key)}")
+        _require(self.contrastive_steps >= 0, f"contrastive_steps must be >= 0, got {self.contrastive_steps}")
+        _require(
+            0 <= self.threshold_shrinkage <= 1, f"threshold_shrinkage must be in [0, 1], got {self.threshold_shrinkage}"
+        )
+        _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        _require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        _require(
+            0 <= self.label_smoothing_factor < 1,
+            f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}",
+        )
+        super().__post_init__()
+
+
+def _resolve_bf16(value: str | bool) -> bool:
+    """bf16 autocast is ~3x faster only on CPUs with native bf16 (AMX / avx512-bf16); elsewhere it is
+    emulated and slower, so "auto" is fp32 there (and on GPUs, where `--bf16 true` turns it on)."""
+    text = str(value).lower()
+    _require(text in ("auto", "true", "false"), f"bf16 must be auto, true or false, got {value!r}")
+    if text == "auto":
+        return cpu_supports_bf16() and not _cuda_available()
+    return text == "true"
 
 
 @dataclass
@@ -101,7 +220,7 @@ class Config:
     name: str
     model: ModelArguments
     data: DataArguments
-    training: TrainingArguments
+    training: TopicTrainingArguments
     source: dict[str, Any]  # the resolved flat recipe, saved beside the model
 
     @property
@@ -109,24 +228,26 @@ class Config:
         return Path(self.training.output_dir) / "model"
 
 
-# Defaults that differ from TrainingArguments' own because this is a small CPU classification job.
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "eval_strategy": "epoch",
-    "save_strategy": "epoch",
-    "logging_strategy": "epoch",
-    "load_best_model_at_end": True,
-    "metric_for_best_model": "macro_f1",
-    "greater_is_better": True,
-    "save_total_limit": 1,
-    "report_to": "none",
-    "use_cpu": "auto",  # CPU unless CUDA is available
-    "bf16": "auto",
-    "dataloader_pin_memory": False,  # no GPU to pin for; silences a warning per epoch
-}
+class RecipeParser(HfArgumentParser):
+    """HfArgumentParser over the three dataclasses whose errors raise instead of exiting."""
 
+    def __init__(self):
+        super().__init__(
+            (ModelArguments, DataArguments, TopicTrainingArguments),
+            prog="python -m training train",
+            usage="python -m training train [--config FILE] [--resume] [--KEY VALUE ...]",
+            description="Train a model from a YAML recipe. Every key below can be set in the recipe or "
+            "overridden here; --resume continues from the last checkpoint in output_dir.",
+        )
+        for action in self._actions:
+            if action.nargs == "+":  # lists may be empty: eval_files: []
+                action.nargs = "*"
 
-def _fields(cls) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls) if f.init}
+    def error(self, message: str):
+        raise ConfigError(message)
+
+    def keys(self) -> set[str]:
+        return {a.dest for a in self._actions if a.dest != "help"}
 
 
 def parse_overrides(argv: list[str]) -> dict[str, Any]:
@@ -139,7 +260,7 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
             raise ConfigError(f"override {arg!r} must look like --key value")
         key, sep, value = arg[2:].partition("=")
         if not sep:
-            if i + 1 >= len(argv):
+            if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
                 raise ConfigError(f"override --{key} has no value")
             value = argv[i + 1]
             i += 1
@@ -148,8 +269,42 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _parse(
+    parser: RecipeParser, values: dict[str, Any]
+) -> tuple[ModelArguments, DataArguments, TopicTrainingArguments]:
+    """Typed, validated dataclasses from flat recipe values (already YAML-parsed)."""
+    list_keys = {a.dest for a in parser._actions if a.nargs == "*"}
+    tokens, nulls = [], []
+    for key, value in values.items():
+        if value is None:
+            nulls.append(key)
+        elif key in list_keys:
+            tokens += [f"--{key}", *map(_scalar, value if isinstance(value, list) else [value])]
+        elif isinstance(value, list):
+            raise ConfigError(f"{key} takes one value, got a list {value!r}")
+        else:
+            tokens += [f"--{key}", _scalar(value)]
+    namespace = parser.parse_args(tokens)
+    for key in nulls:
+        setattr(namespace, key, None)
+    built = []
+    for cls in parser.dataclass_types:
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        built.append(cls(**{k: v for k, v in vars(namespace).items() if k in names}))
+    return tuple(built)
+
+
 def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Config:
-    """Read a YAML recipe, apply overrides, and build the three argument dataclasses."""
+    """Read a YAML recipe, apply overrides, and build the three argument dataclasses; ConfigError names the
+    file (or "override") and the key of the first value that cannot be used."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -161,47 +316,50 @@ def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None =
         raise ConfigError(f"{path}: a recipe is a mapping of key: value")
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    flat = {**recipe, **(overrides or {})}
-
-    model_keys, data_keys = _fields(ModelArguments), _fields(DataArguments)
-    training_keys = _fields(TrainingArguments)
-    for key in flat:
-        if key not in model_keys | data_keys | training_keys:
-            close = difflib.get_close_matches(key, model_keys | data_keys | training_keys, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            origin = "override" if overrides and key in overrides else str(path)
-            raise ConfigError(f"{origin}: unknown config key {key!r}{hint}")
+    overrides = overrides or {}
+    parser = RecipeParser()
+    keys = parser.keys()
+    for origin, values in ((str(path), recipe), ("override", overrides)):
+        for key in values:
+            if key not in keys:
+                close = difflib.get_close_matches(key, keys, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise ConfigError(f"{origin}: unknown config key {key!r}{hint}")
 
     name = path.stem
-    training_kwargs = {**TRAINING_DEFAULTS, "output_dir": f"runs/{name}"}
-    training_kwargs.update({k: v for k, v in flat.items() if k in training_keys})
-    if training_kwargs["use_cpu"] == "auto":
-        training_kwargs["use_cpu"] = not _cuda_available()
-    if training_kwargs["bf16"] == "auto":
-        # bf16 autocast is ~3x faster only on CPUs with native bf16 (AMX / avx512-bf16); elsewhere it
-        # is emulated and slower, so fp32 is the safe default.
-        training_kwargs["bf16"] = cpu_supports_bf16() and not _cuda_available()
-    try:
-        model_args = ModelArguments(**{k: v for k, v in flat.items() if k in model_keys})
-        data_args = DataArguments(**{k: v for k, v in flat.items() if k in data_keys})
-        if isinstance(data_args.train_files, str):
-            data_args.train_files = [data_args.train_files]
-        if isinstance(data_args.eval_files, str):
-            data_args.eval_files = [data_args.eval_files]
-        training_args = TrainingArguments(**training_kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-    if model_args.pooling not in ("mean", "cls"):
-        raise ConfigError(f"{path}: pooling must be 'mean' or 'cls', not {model_args.pooling!r}")
-    if model_args.head not in ("linear", "prototypes"):
-        raise ConfigError(f"{path}: head must be 'linear' or 'prototypes', not {model_args.head!r}")
-    uses_sentence_vectors = model_args.contrastive_steps or model_args.head == "prototypes"
+    defaults = {"output_dir": f"runs/{name}"}
+    # The recipe alone first, so that an error in it names the file rather than the overrides.
+    for origin, values in ((str(path), {**defaults, **recipe}), ("override", {**defaults, **recipe, **overrides})):
+        try:
+            model_args, data_args, training_args = _parse(parser, values)
+        except (ConfigError, ValueError, TypeError, argparse.ArgumentTypeError) as e:
+            raise ConfigError(f"{origin}: {e}") from e
+    uses_sentence_vectors = training_args.contrastive_steps or model_args.head == "prototypes"
     if uses_sentence_vectors and model_args.pooling != "mean":
         raise ConfigError(f"{path}: contrastive_steps and head: prototypes need pooling: mean")
-    if model_args.tiny_model is None and not model_args.model_name_or_path:
-        raise ConfigError(f"{path}: set model_name_or_path or tiny_model")
-    resolved = {**training_kwargs, **dataclasses.asdict(model_args), **dataclasses.asdict(data_args)}
+    training_keys = {f.name for f in dataclasses.fields(TopicTrainingArguments)}
+    resolved = {**dataclasses.asdict(model_args), **dataclasses.asdict(data_args)}
+    for key in (*TRAINING_KEYS_SAVED, *recipe, *overrides):
+        if key in training_keys:
+            value = getattr(training_args, key)
+            resolved[key] = value.value if isinstance(value, Enum) else value
     return Config(name=name, model=model_args, data=data_args, training=training_args, source=resolved)
+
+
+# The training keys written into a model dir's training_config.yaml beside the recipe's own keys: what
+# `make evaluate` needs to rebuild the baselines, and the numbers that decide the result.
+TRAINING_KEYS_SAVED = (
+    "output_dir",
+    "bf16",
+    "head_learning_rate",
+    "pos_weight",
+    "threshold_shrinkage",
+    "early_stopping_patience",
+    "learning_rate",
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "seed",
+)
 
 
 def _cuda_available() -> bool:

@@ -7,3 +7,7 @@ class DataError(ValueError):
 
 class ModelNotFoundError(FileNotFoundError):
     """No trained model where predict() looked."""
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start (nothing to resume) or whose model must not replace the saved one."""

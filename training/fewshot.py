@@ -168,10 +168,10 @@ def prepare_for_few_labels(
 ) -> list[TrainerCallback]:
     """Run the few-shot stages the recipe switches on (contrastive stage, then prototype head) and
     return the callbacks the Trainer needs for them."""
-    args = config.model
-    if not args.contrastive_steps and args.head == "linear":
+    args = config.training
+    if not args.contrastive_steps and config.model.head == "linear":
         return []
-    with_descriptions = config.data.descriptions_as_examples
+    with_descriptions = args.descriptions_as_examples
     texts, labels = few_shot_examples(data, with_descriptions)
     if args.contrastive_steps:
         tune_encoder(
@@ -181,16 +181,16 @@ def prepare_for_few_labels(
             labels,
             multi_label=data.multi_label,
             steps=args.contrastive_steps,
-            batch_size=config.training.per_device_train_batch_size,
+            batch_size=args.per_device_train_batch_size,
             learning_rate=args.contrastive_learning_rate,
-            max_length=args.max_length,
-            seed=config.training.seed,
-            bf16=config.training.bf16,
+            max_length=config.model.max_length,
+            seed=args.seed,
+            bf16=args.bf16,
         )
-    if args.head == "linear":
+    if config.model.head == "linear":
         return []
     described = [(i, t.description) for i, t in enumerate(data.topics) if t.description and with_descriptions]
-    refit = RefitPrototypes(tokenizer, texts, labels, dict(described), data.multi_label, args.max_length)
+    refit = RefitPrototypes(tokenizer, texts, labels, dict(described), data.multi_label, config.model.max_length)
     refit.refit(model)
     model.classifier.requires_grad_(False)
     return [refit]

@@ -165,7 +165,7 @@ def write_model_card(target_dir: str | Path, config: Config, data: TopicDataset,
         _metrics_section(
             metrics, split, data.multi_label, Path(config.training.output_dir) / REPORT_DIR / REPORT_FILE
         ),
-        _thresholds_section(data, metrics, config.data.threshold_shrinkage),
+        _thresholds_section(data, metrics, config.training.threshold_shrinkage),
         _limitations_section(data, config, metrics, split),
         _usage_section(config.model_dir, data.topic_names[0]),
     ]

@@ -11,6 +11,7 @@ Two heads:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -26,7 +27,9 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from training.config import ModelArguments
+if TYPE_CHECKING:  # annotations only: serving loads models without the recipe machinery
+    from training.config import ModelArguments
+
 
 # Modules that start from scratch (or, for the pooler, were never trained for this task) and so get
 # the head learning rate.
@@ -95,13 +98,25 @@ class BertMeanPoolingForSequenceClassification(BertPreTrainedModel):
         **kwargs,
     ) -> SequenceClassifierOutput:
         logits = self.classifier(self.dropout(self.embed(input_ids, attention_mask, token_type_ids)))
-        loss = None
-        if labels is not None:
-            if self.config.problem_type == "multi_label_classification":
-                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-            else:
-                loss = nn.functional.cross_entropy(logits, labels)
+        loss = topic_loss(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def topic_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    pos_weight: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """BCE over topics for multi-hot float labels (multi-label), cross-entropy for class indices.
+    Label smoothing pulls multi-hot targets towards 0.5 by `label_smoothing`, as cross-entropy's own
+    smoothing pulls a one-hot target towards uniform."""
+    logits = logits.float()
+    if labels.dtype.is_floating_point:
+        targets = labels.float() * (1 - label_smoothing) + 0.5 * label_smoothing
+        weight = pos_weight.to(logits.device) if pos_weight is not None else None
+        return nn.functional.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)
+    return nn.functional.cross_entropy(logits, labels, label_smoothing=label_smoothing)
 
 
 AutoConfig.register(TopicBertConfig.model_type, TopicBertConfig)

@@ -14,26 +14,22 @@ from pathlib import Path
 
 import numpy as np
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+from transformers.trainer import TRAINER_STATE_NAME
 
-from training.artifacts import save_model_dir, write_json_atomic
+from training.artifacts import remove_stale_temporaries, save_model_dir, write_json_atomic
 from training.baselines import run_baselines
 from training.calibration import calibrate, fold_temperature
 from training.config import Config
 from training.data import TopicDataset, build_dataset, load_blind_set
-from training.errors import DataError
+from training.errors import DataError, TrainingError
 from training.evaluation import score_metrics
 from training.fewshot import prepare_for_few_labels
 from training.model_card import write_model_card
 from training.modeling import build_model, load_tokenizer
 from training.report import REPORT_DIR, ScoredSplit, write_report
+from training.scoring import reference_matrix, scores_from_logits
 from training.thresholds import DEFAULT_THRESHOLD, tune_thresholds
-from training.trainer import (
-    TopicTrainer,
-    make_compute_metrics,
-    positive_weights,
-    reference_matrix,
-    scores_from_logits,
-)
+from training.trainer import TopicTrainer, make_compute_metrics, positive_weights
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +39,62 @@ def evaluate_scores(scores: np.ndarray, labels: np.ndarray, data: TopicDataset, 
     return score_metrics(scores, refs, data.topic_names, data.multi_label, thresholds)
 
 
+def resume_checkpoint(config: Config) -> str | None:
+    """The checkpoint to continue from (`resume_from_checkpoint`: a path, or "last" for the newest complete
+    one in output_dir), or None for a fresh run. A checkpoint is complete once the Trainer has written
+    its trainer_state.json, the last file of a save; the ones a kill interrupted are removed."""
+    output_dir = Path(config.training.output_dir)
+    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.rpartition("-")[2] or 0))
+    complete = [c for c in checkpoints if (c / TRAINER_STATE_NAME).is_file()]
+    wanted = config.training.resume_from_checkpoint
+    if wanted is None:
+        if checkpoints:
+            raise TrainingError(
+                f"{output_dir} holds checkpoints of an interrupted run ({', '.join(c.name for c in checkpoints)}): "
+                "continue it with --resume (make train ARGS=--resume), or delete them to start over"
+            )
+        return None
+    if wanted == "last":
+        if not complete:
+            raise TrainingError(f"nothing to resume: {output_dir} has no complete checkpoint-* dir")
+        for partial in checkpoints:
+            if partial not in complete:
+                shutil.rmtree(partial, ignore_errors=True)
+        return str(complete[-1])
+    if not (Path(wanted) / TRAINER_STATE_NAME).is_file():
+        raise TrainingError(f"resume_from_checkpoint {wanted}: not a complete checkpoint (no {TRAINER_STATE_NAME})")
+    return wanted
+
+
+def chance_macro_f1(references: np.ndarray) -> float:
+    """Macro-F1 of tagging each topic at random at its own rate (expected F1 = the topic's share of snippets),
+    over the topics present: the floor a trained model must clear."""
+    shares = np.asarray(references).mean(axis=0)
+    return float(shares[shares > 0].mean()) if (shares > 0).any() else 0.0
+
+
+def check_learned(trainer: TopicTrainer, validation: dict, references: np.ndarray, model_dir: Path) -> None:
+    """Refuse a model that must not replace the saved one: no optimizer step, or validation below chance."""
+    kept = f"{model_dir} was left as it was" if model_dir.exists() else "nothing was saved"
+    if trainer.state.global_step == 0:
+        raise TrainingError(f"training made no optimizer step (num_train_epochs, max_steps, data?); {kept}")
+    floor = chance_macro_f1(references)
+    if validation["macro_f1"] < floor:
+        raise TrainingError(
+            f"validation macro-F1 {validation['macro_f1']:.3f} is below chance ({floor:.3f}, tagging each topic "
+            f"at random at its own rate): the model did not learn (learning rates? data?); {kept}"
+        )
+
+
 def train(config: Config) -> dict:
     """Train, tune thresholds, evaluate, and save `<output_dir>/model` and `metrics.json`."""
     started = time.time()
     set_seed(config.training.seed)
+    output_dir = Path(config.training.output_dir)
+    if config.training.process_index == 0:
+        for path in remove_stale_temporaries(output_dir):
+            logger.info("removed %s, left by a run killed while saving", path)
+    resume_from = resume_checkpoint(config)
     data = build_dataset(
         config.data.train_files,
         config.data.topics_file,
@@ -79,8 +127,7 @@ def train(config: Config) -> dict:
     callbacks = prepare_for_few_labels(model, tokenizer, data, config)
     # A fixed budget (eval_strategy: no, as in few-shot recipes) has no evaluations to stop on.
     if config.training.eval_strategy != "no":
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.data.early_stopping_patience))
-    use_pos_weight = data.multi_label and config.data.pos_weight == "auto"
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
     trainer = TopicTrainer(
         model=model,
         args=config.training,
@@ -90,10 +137,11 @@ def train(config: Config) -> dict:
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=make_compute_metrics(data.topic_names, data.multi_label),
         callbacks=callbacks,
-        head_learning_rate=config.model.head_learning_rate,
-        pos_weight=positive_weights(data.splits["train"]["labels"]) if use_pos_weight else None,
+        pos_weight=positive_weights(data.splits["train"]["labels"], config.training.pos_weight)
+        if data.multi_label
+        else None,
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     # The scores below must line up with the splits' rows, but transformers 5 applies
     # train_sampling_strategy=group_by_length to evaluation too, reordering predict()'s output.
     trainer.args.train_sampling_strategy = "sequential"
@@ -107,11 +155,16 @@ def train(config: Config) -> dict:
     val_scores = scores_from_logits(calibration.calibrated_logits(val_logits), data.multi_label)
     if data.multi_label:
         thresholds = tune_thresholds(
-            val_scores, val_labels, data.topic_names, config.data.threshold_shrinkage, config.training.seed
+            val_scores, val_labels, data.topic_names, config.training.threshold_shrinkage, config.training.seed
         )
     else:
         thresholds = {}
     threshold_vector = [thresholds.get(n, DEFAULT_THRESHOLD) for n in data.topic_names]
+    validation = evaluate_scores(val_scores, val_labels, data, threshold_vector)
+    try:
+        check_learned(trainer, validation, val_refs, config.model_dir)
+    finally:
+        _remove_checkpoints(output_dir, trainer)
     metrics = {
         "config": config.name,
         "examples": {split: len(ds) for split, ds in data.splits.items()},
@@ -120,7 +173,7 @@ def train(config: Config) -> dict:
         "temperature": calibration.summary(data.topic_names),
         # The Trainer's log: training loss and validation metrics per logging step / epoch.
         "history": trainer.state.log_history,
-        "validation": evaluate_scores(val_scores, val_labels, data, threshold_vector),
+        "validation": validation,
     }
     if len(data.splits["test"]):
         test_scores = scores_from_logits(trainer.predict(tokenized["test"]).predictions, data.multi_label)
@@ -138,7 +191,6 @@ def train(config: Config) -> dict:
             **evaluate_scores(blind_scores, np.asarray(blind["labels"]), data, threshold_vector),
         }
 
-    output_dir = Path(config.training.output_dir)
     if trainer.is_world_process_zero():
         reported = ScoredSplit(
             name=f"the {reported_split} split",
@@ -152,7 +204,7 @@ def train(config: Config) -> dict:
             multi_label=data.multi_label,
         )
         metrics["baselines"] = run_baselines(
-            data, reported.texts, reported.references, config.data.threshold_shrinkage, config.training.seed
+            data, reported.texts, reported.references, config.training.threshold_shrinkage, config.training.seed
         )
         topic_info = {
             "topics": [dataclasses.asdict(t) for t in data.topics],
@@ -180,7 +232,13 @@ def train(config: Config) -> dict:
             metrics["baselines"],
             metrics["temperature"],
         )
-        # Checkpoints only served best-model selection; the saved model dir is the artifact.
+    return metrics
+
+
+def _remove_checkpoints(output_dir: Path, trainer: TopicTrainer) -> None:
+    """Once training has finished, checkpoints have served their two uses (resume, best-model selection).
+    Every rank must be past loading the best one before rank 0 deletes them."""
+    trainer.accelerator.wait_for_everyone()
+    if trainer.is_world_process_zero():
         for checkpoint in output_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint, ignore_errors=True)
-    return metrics

@@ -1,10 +1,11 @@
 """The Hugging Face Trainer, adapted to topic classification.
 
 Two changes to the stock Trainer, both measured (README, "Recipe"):
-- the loss is computed here: BCE with optional per-topic positive weights for multi-label,
-  cross-entropy for single-label;
-- the optimizer gives the fresh head its own, much higher learning rate: with one rate for
-  everything the head sits on "no topic" for most of the run.
+- the loss is modeling.topic_loss: BCE with optional per-topic positive weights for multi-label,
+  cross-entropy for single-label, both with the recipe's label smoothing;
+- the optimizer (any `optim` the Trainer knows that takes parameter groups) gives the fresh head its own,
+  much higher learning rate (`head_learning_rate`): with one rate for everything the head sits on
+  "no topic" for most of the run.
 """
 
 from __future__ import annotations
@@ -15,19 +16,23 @@ from torch import nn
 from transformers import EvalPrediction, Trainer
 
 from training.metrics import topic_metrics
-from training.modeling import HEAD_MODULES
-from training.scoring import decisions, reference_matrix, scores_from_logits  # noqa: F401  re-exported
+from training.modeling import HEAD_MODULES, topic_loss
+from training.scoring import decisions, reference_matrix, scores_from_logits
 
-# sqrt(neg/pos) weights are capped so a topic with a handful of positives cannot dominate the loss.
+# Per-topic weights are capped so a topic with a handful of positives cannot dominate the loss.
 MAX_POS_WEIGHT = 10.0
+# pos_weight choices: the power of negatives/positives that weighs a topic's positives.
+POS_WEIGHT_POWERS = {"sqrt": 1 / 2, "cbrt": 1 / 3}
 
 
-def positive_weights(labels: np.ndarray) -> torch.Tensor:
-    """Per-topic BCE weight for positives: sqrt(negatives / positives), capped."""
+def positive_weights(labels: np.ndarray, kind: str = "sqrt") -> torch.Tensor | None:
+    """Per-topic BCE weight for positives: (negatives / positives) ** power, capped; None for "none"."""
+    if kind == "none":
+        return None
     labels = np.asarray(labels, dtype=float)
     positives = labels.sum(axis=0)
     negatives = len(labels) - positives
-    weights = np.sqrt(negatives / np.maximum(positives, 1.0))
+    weights = (negatives / np.maximum(positives, 1.0)) ** POS_WEIGHT_POWERS[kind]
     return torch.tensor(np.clip(weights, 1.0, MAX_POS_WEIGHT), dtype=torch.float32)
 
 
@@ -44,20 +49,16 @@ def make_compute_metrics(topic_names: list[str], multi_label: bool):
 
 
 class TopicTrainer(Trainer):
-    def __init__(self, *args, head_learning_rate: float, pos_weight: torch.Tensor | None = None, **kwargs):
+    """`args` is a config.TopicTrainingArguments (head_learning_rate, label_smoothing_factor, optim)."""
+
+    def __init__(self, *args, pos_weight: torch.Tensor | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.head_learning_rate = head_learning_rate
         self.pos_weight = pos_weight
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        logits = outputs.logits.float()
-        if labels.dtype.is_floating_point:
-            weight = self.pos_weight.to(logits.device) if self.pos_weight is not None else None
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=weight)
-        else:
-            loss = nn.functional.cross_entropy(logits, labels)
+        loss = topic_loss(outputs.logits, labels, self.pos_weight, self.args.label_smoothing_factor)
         return (loss, outputs) if return_outputs else loss
 
     def create_optimizer(self, model=None):
@@ -69,17 +70,21 @@ class TopicTrainer(Trainer):
                 if param.requires_grad:
                     is_head = any(part in HEAD_MODULES for part in name.split("."))
                     groups.setdefault((is_head, name in decay), []).append(param)
-            self.optimizer = torch.optim.AdamW(
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            if {"params", "model"} & set(optimizer_kwargs) or not isinstance(optimizer_cls, type):
+                raise ValueError(
+                    f"optim {self.args.optim!r} builds its own parameter groups; head_learning_rate needs "
+                    "an optimizer that takes them (adamw_torch, adafactor, sgd, ...)"
+                )
+            self.optimizer = optimizer_cls(
                 [
                     {
                         "params": params,
-                        "lr": self.head_learning_rate if is_head else self.args.learning_rate,
+                        "lr": self.args.head_learning_rate if is_head else self.args.learning_rate,
                         "weight_decay": self.args.weight_decay if decays else 0.0,
                     }
                     for (is_head, decays), params in groups.items()
                 ],
-                lr=self.args.learning_rate,
-                betas=(self.args.adam_beta1, self.args.adam_beta2),
-                eps=self.args.adam_epsilon,
+                **optimizer_kwargs,
             )
         return self.optimizer
