@@ -89,11 +89,16 @@ def main() -> int:
     sentences = [len(re.findall(r"[.!?](?:\s|$)", r["text"])) or 1 for r in rows]
     print(f"snippets: {n}  files: {len(files)}")
     print("per topic:", ", ".join(f"{t}={per_topic[t]}" for t in topics))
+    three_plus = sum(v for k, v in n_labels.items() if k >= 3)
     print(
         f"no topic: {n_labels[0]} ({n_labels[0] / n:.1%})  one: {n_labels[1]} ({n_labels[1] / n:.1%})  "
+        f"two: {n_labels[2]} ({n_labels[2] / n:.1%})  three+: {three_plus} ({three_plus / n:.1%})  "
         f"two+: {n - n_labels[0] - n_labels[1]} ({(n - n_labels[0] - n_labels[1]) / n:.1%})  "
-        f"three+: {sum(v for k, v in n_labels.items() if k >= 3)}"
+        f"mean topics: {sum(len(r['labels']) for r in rows) / n:.3f}"
     )
+    alone = Counter(r["labels"][0] for r in rows if len(r["labels"]) == 1)
+    shares = (f"{t}={alone[t]}/{per_topic[t]} ({alone[t] / max(per_topic[t], 1):.0%})" for t in topics)
+    print("stands alone:", ", ".join(shares))
     qs = statistics.quantiles(lengths, n=10)
     print(
         f"words: min {min(lengths)} p10 {qs[0]:.0f} median {statistics.median(lengths):.0f} "
