@@ -194,3 +194,36 @@ def test_blind_text_that_is_also_training_data_is_named(tmp_path, topics_file):
     leaked = write_jsonl(tmp_path / "blind.jsonl", [{"text": rows[7]["text"].upper(), "labels": rows[7]["labels"]}])
     with pytest.raises(DataError, match=rf"{leaked}:1: this text is also in the training files"):
         load_blind_set([str(leaked)], data)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_training_files_may_start_with_a_byte_order_mark(tmp_path, topics_file, suffix):
+    rows = toy_rows(60)
+    if suffix == ".jsonl":
+        body = "".join(json.dumps(r) + "\n" for r in rows)
+    else:
+        body = "text,labels\n" + "".join(f"{r['text']},{';'.join(r['labels'])}\n" for r in rows)
+    path = tmp_path / f"a{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    data = build([path], topics_file)
+    assert sum(len(s) for s in data.splits.values()) == 60
+
+
+def test_a_byte_that_is_not_utf8_names_the_file_and_line(tmp_path, topics_file):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"text": "fine", "labels": []}\n{"text": "caf\xe9", "labels": []}\n')
+    with pytest.raises(DataError, match=r"a.jsonl:2: not UTF-8 \(byte 0xe9 at column 14\)"):
+        build([path], topics_file)
+
+
+def test_text_that_is_not_a_string_says_so(tmp_path, topics_file):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"text": 42, "labels": []}])
+    with pytest.raises(DataError, match=r"a.jsonl:1: 'text' must be a string, got int 42"):
+        build([path], topics_file)
+
+
+def test_an_empty_file_among_several_is_named(tmp_path, topics_file, caplog):
+    (tmp_path / "b.jsonl").write_text("")
+    data = build([write_jsonl(tmp_path / "a.jsonl", toy_rows(100)), tmp_path / "b.jsonl"], topics_file)
+    assert sum(len(s) for s in data.splits.values()) == 100
+    assert "b.jsonl: no rows (an empty file); skipped" in caplog.text

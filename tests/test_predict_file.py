@@ -39,10 +39,7 @@ def test_jsonl_keeps_every_row_its_columns_and_id(tiny_run, classifier, tmp_path
         {"id": "a-5", "text": BANKS, "source": "wire", "meta": {"page": 9}},
     ]
     output = tmp_path / "out.jsonl"
-    assert (
-        run_cli(tiny_run, "--input", str(write_jsonl(tmp_path / "in.jsonl", rows)), "--output", str(output))
-        == 0
-    )
+    assert run_cli(tiny_run, "--input", str(write_jsonl(tmp_path / "in.jsonl", rows)), "--output", str(output)) == 0
     got = read_jsonl(output)
     assert [r["id"] for r in got] == ["a-1", "in-2", "a-3", "a-4", "a-5"]
     for row, out in zip(rows, got, strict=True):
@@ -166,18 +163,53 @@ def test_two_shard_processes_concatenate_to_the_single_process_output(tiny_run, 
 @pytest.mark.parametrize(
     ("content", "suffix", "message"),
     [
-        ('{"body": "no text column"}\n', ".jsonl", "no 'text' column"),
-        ('{"text": "x", "predicted_labels": []}\n', ".jsonl", "already has a 'predicted_labels' column"),
-        ("text\tlabels\n", ".tsv", "unsupported file type '.tsv'"),
+        (b'{"body": "no text column"}\n', ".jsonl", "in.jsonl: no row has a 'text' field"),
+        (
+            b'{"text": "x"}\n{"text": "y", "predicted_labels": []}\n',
+            ".jsonl",
+            "in.jsonl:2: already has a 'predicted_labels'",
+        ),
+        (b"text\tlabels\n", ".tsv", "unsupported file type '.tsv'"),
+        (b'{"text": "a"}\n\n{"text": "b"\n', ".jsonl", "in.jsonl:3: not valid JSON"),
+        (b'{"text": "caf\xe9 au lait"}\n', ".jsonl", "in.jsonl:1: not UTF-8 (byte 0xe9 at column 14)"),
+        (b"id,text\n1,ok\n2,caf\xe9\n", ".csv", "in.csv:3: not UTF-8 (byte 0xe9"),
+        (b'["a list"]\n', ".jsonl", "in.jsonl:1: expected a JSON object, got list"),
+        (b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", ".jsonl", "in.jsonl:1: JSON nested too deeply"),
+        (b"", ".jsonl", "in.jsonl: no rows to tag (an empty file)"),
+        (b"\n\n", ".jsonl", "in.jsonl: no rows to tag (an empty file)"),
+        (b"", ".csv", "in.csv:1: empty CSV"),
+        (b"id,text\n1,a,extra\n", ".csv", "in.csv:2: 3 cells for the header's 2 columns"),
+        (b"not parquet at all", ".parquet", "in.parquet: not a readable Parquet file"),
     ],
 )
 def test_unusable_input_is_an_error_and_writes_nothing(tiny_run, tmp_path, capsys, content, suffix, message):
     source = tmp_path / f"in{suffix}"
-    source.write_text(content, encoding="utf-8")
+    source.write_bytes(content)
     output = tmp_path / "out.jsonl"
     assert run_cli(tiny_run, "--input", str(source), "--output", str(output)) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
     assert not output.exists() and not list(tmp_path.glob(".out.jsonl*"))
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_byte_order_mark_is_accepted(tiny_run, classifier, tmp_path, suffix):
+    # Excel's "CSV UTF-8" starts the file with one; so do some JSONL writers on Windows.
+    body = '{"id": "x1", "text": "oil gas pipeline"}\n' if suffix == ".jsonl" else "id,text\nx1,oil gas pipeline\n"
+    source = tmp_path / f"in{suffix}"
+    source.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    output = tmp_path / "out.jsonl"
+    assert run_cli(tiny_run, "--input", str(source), "--output", str(output)) == 0
+    (row,) = read_jsonl(output)
+    assert row["id"] == "x1" and row["text"] == "oil gas pipeline" and row["predicted_labels"] is not None
+
+
+def test_a_row_without_a_text_field_keeps_its_place(tiny_run, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": OIL}, {"id": "b", "note": "no text"}])
+    output = tmp_path / "out.jsonl"
+    assert run_cli(tiny_run, "--input", str(source), "--output", str(output)) == 0
+    rows = read_jsonl(output)
+    assert [r["id"] for r in rows] == ["a", "b"] and rows[1]["predicted_labels"] is None
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,9 @@ Every problem is reported with the file and line (row) it comes from, before any
 
 from __future__ import annotations
 
-import csv
 import glob
 import hashlib
-import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +22,12 @@ from pathlib import Path
 import datasets
 
 from training.errors import DataError
+from training.readers import read_rows
 from training.topics import Topic, load_topics
 
+logger = logging.getLogger(__name__)
+
 SPLITS = ("train", "validation", "test")
-SUPPORTED_SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -64,37 +65,14 @@ def expand_files(patterns: list[str]) -> list[Path]:
 
 
 def _raw_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, row dict) for every non-empty row of a supported file."""
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        with path.open(encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{line_no}: not valid JSON ({e.msg} at column {e.colno})") from e
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{line_no}: expected a JSON object with 'text' and 'labels'")
-                yield line_no, row
-    elif suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or "text" not in reader.fieldnames:
-                raise DataError(f"{path}:1: CSV header must have a 'text' column, got {reader.fieldnames}")
-            for row in reader:
-                if "labels" in row and row["labels"] is not None:
-                    row["labels"] = [s.strip() for s in row["labels"].split(";") if s.strip()]
-                yield reader.line_num, row
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        for i, row in enumerate(table.to_pylist(), 1):
-            yield i, row
-    else:
-        raise DataError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    """(line number, row dict) for every row of a supported file; CSV labels are `;`-separated."""
+    for line_no, row in read_rows(path):
+        if path.suffix.lower() == ".csv":
+            if "text" not in row:
+                raise DataError(f"{path}:1: CSV header must have a 'text' column, got {list(row)}")
+            if isinstance(row.get("labels"), str):
+                row["labels"] = [s.strip() for s in row["labels"].split(";") if s.strip()]
+        yield line_no, row
 
 
 def _parse_row(row: dict, where: str) -> tuple[str, tuple[str, ...], bool]:
@@ -102,7 +80,9 @@ def _parse_row(row: dict, where: str) -> tuple[str, tuple[str, ...], bool]:
     text = row.get("text")
     if text is None:
         raise DataError(f"{where}: missing field 'text'")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise DataError(f"{where}: 'text' must be a string, got {type(text).__name__} {text!r}")
+    if not text.strip():
         raise DataError(f"{where}: empty text")
     if "labels" in row and row["labels"] is not None:
         labels = row["labels"]
@@ -125,7 +105,9 @@ def read_examples(files: list[Path]) -> tuple[list[Example], bool]:
     by_key: dict[str, Example] = {}
     kinds: dict[bool, str] = {}
     for path in files:
+        rows_in_file = 0
         for line_no, row in _raw_rows(path):
+            rows_in_file += 1
             where = f"{path}:{line_no}"
             text, labels, multi = _parse_row(row, where)
             kinds.setdefault(multi, where)
@@ -146,6 +128,8 @@ def read_examples(files: list[Path]) -> tuple[list[Example], bool]:
                 continue
             by_key[key] = example
             examples.append(example)
+        if not rows_in_file:
+            logger.warning("%s: no rows (an empty file); skipped", path)
     if not examples:
         raise DataError(f"no labeled rows in {', '.join(map(str, files))}")
     return examples, kinds.popitem()[0]

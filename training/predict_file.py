@@ -3,12 +3,14 @@
     python -m training predict --input snippets.jsonl --output tagged.jsonl
     make predict-file INPUT=snippets.csv OUTPUT=tagged.jsonl
 
-Rows stream through `datasets` (streaming mode) a chunk at a time, so memory stays flat whatever the
-file's size. Every input row comes out, with all its columns, plus:
+Rows stream through training.readers a chunk at a time, so memory stays flat whatever the file's size,
+and a row that cannot be read is an error naming the file and line, as in training. Every input row
+comes out, with all its columns, plus:
     id                 the row's own `id`, else "<file stem>-<row number>" (rows count from 1)
     predicted_labels   topics over their thresholds, highest score first
     predicted_scores   every topic's score, rounded to 6 decimals
-A row without text keeps its place with both fields null.
+A row without text (null, blank, or no `text` field) keeps its place with both fields null; a file in which
+no row has a `text` field is an error.
 
 Several processes (or machines) can share one file: `--num-shards N --shard-index i` takes the i-th of
 N contiguous slices of the rows, so `cat out-0.jsonl out-1.jsonl ...` is the single-process output.
@@ -16,17 +18,17 @@ N contiguous slices of the rows, so `cat out-0.jsonl out-1.jsonl ...` is the sin
 
 from __future__ import annotations
 
-import csv
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
-import datasets
 from tqdm.auto import tqdm
 
 from training.artifacts import atomic_text_file
-from training.data import SUPPORTED_SUFFIXES
 from training.errors import DataError
 from training.inference import TopicClassifier
+from training.readers import check_readable, read_rows
 
 OUTPUT_FIELDS = ("predicted_labels", "predicted_scores")
 # Rows per model call: enough for full length-sorted batches, small enough to keep memory flat.
@@ -34,53 +36,35 @@ CHUNK_ROWS = 1024
 # Digits kept in predicted_scores: more than anyone reads, and fewer than the last ones, which change with
 # how rows are batched, the process and the CPU (the order of floating-point sums).
 SCORE_DECIMALS = 6
-_BUILDERS = {".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
-
-
-def stream_rows(path: str | Path) -> datasets.IterableDataset:
-    """The file's rows as a streaming dataset; CSV cells stay the exact strings in the file."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in _BUILDERS:
-        raise DataError(
-            f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
-        )
-    if not path.is_file():
-        raise DataError(f"input file not found: {path}")
-    options = {}
-    if suffix == ".csv":
-        # Left to type inference, an id "007" would come back as 7 and an empty cell as NaN.
-        with path.open(encoding="utf-8", newline="") as f:
-            header = next(csv.reader(f), [])
-        options = {
-            "features": datasets.Features({name: datasets.Value("string") for name in header}),
-            "keep_default_na": False,
-        }
-    return datasets.load_dataset(
-        _BUILDERS[suffix], data_files=str(path), split="train", streaming=True, **options
-    )
-
-
-def count_rows(rows: datasets.IterableDataset) -> int:
-    """One parsing pass; next to the model it costs nothing, and it makes contiguous shards possible."""
-    return sum(len(next(iter(batch.values()))) for batch in rows.iter(batch_size=CHUNK_ROWS))
 
 
 def shard_bounds(total: int, num_shards: int, shard_index: int) -> tuple[int, int]:
     """[start, stop) of the shard_index-th of num_shards contiguous, near-equal slices of `total` rows."""
     if num_shards < 1 or not 0 <= shard_index < num_shards:
-        raise ValueError(
-            f"need num_shards >= 1 and 0 <= shard_index < num_shards, got {shard_index} of {num_shards}"
-        )
+        raise ValueError(f"need num_shards >= 1 and 0 <= shard_index < num_shards, got {shard_index} of {num_shards}")
     return total * shard_index // num_shards, total * (shard_index + 1) // num_shards
 
 
-def _check_columns(path: Path, columns: list[str]) -> None:
-    if "text" not in columns:
-        raise DataError(f"{path}: no 'text' column (columns: {', '.join(columns)})")
-    clashing = [c for c in OUTPUT_FIELDS if c in columns]
-    if clashing:
-        raise DataError(f"{path}: already has a {clashing[0]!r} column, which the output would overwrite")
+def survey(path: Path) -> int:
+    """Rows in the file, read once before tagging: an unreadable row, a file without any `text` field, or a
+    row whose fields the output would overwrite is a DataError now, before anything is written."""
+    total, has_text = 0, False
+    for line_no, row in read_rows(path):
+        total += 1
+        has_text = has_text or "text" in row
+        clashing = [c for c in OUTPUT_FIELDS if c in row]
+        if clashing:
+            raise DataError(f"{path}:{line_no}: already has a {clashing[0]!r} field, which the output would overwrite")
+    if not total:
+        raise DataError(f"{path}: no rows to tag (an empty file)")
+    if not has_text:
+        raise DataError(f"{path}: no row has a 'text' field")
+    return total
+
+
+def _chunks(rows: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
 
 
 def predict_file(
@@ -91,21 +75,20 @@ def predict_file(
     shard_index: int = 0,
     threshold: float | dict[str, float] | None = None,
 ) -> int:
-    """Write this shard's rows with their predictions to `output_path` (atomically); returns the row count."""
-    input_path = Path(input_path)
-    rows = stream_rows(input_path)
-    start, stop = shard_bounds(count_rows(rows), num_shards, shard_index)
+    """Write this shard's rows with their predictions to `output_path` (atomically); returns the row count.
+    A row that cannot be read, or lacks a 'text' field, is a DataError naming the file and line, and
+    nothing is written."""
+    input_path = check_readable(input_path)
+    start, stop = shard_bounds(survey(input_path), num_shards, shard_index)
     progress = tqdm(total=stop - start, unit="rows", desc=f"{input_path.name} [{start}:{stop}]")
+    rows = itertools.islice(read_rows(input_path), start, stop)
     with atomic_text_file(output_path) as out, progress:
         row_number = start
-        for batch in rows.skip(start).take(stop - start).iter(batch_size=CHUNK_ROWS):
-            columns = list(batch)
-            _check_columns(input_path, columns)
-            chunk = [dict(zip(columns, values, strict=True)) for values in zip(*batch.values(), strict=True)]
-            has_text = [isinstance(row["text"], str) and bool(row["text"].strip()) for row in chunk]
-            texts = [row["text"] for row, ok in zip(chunk, has_text, strict=True) if ok]
+        for chunk in _chunks(rows, CHUNK_ROWS):
+            has_text = [isinstance(row.get("text"), str) and bool(row["text"].strip()) for _, row in chunk]
+            texts = [row["text"] for (_, row), ok in zip(chunk, has_text, strict=True) if ok]
             predictions = iter(classifier.predict(texts, threshold))
-            for row, ok in zip(chunk, has_text, strict=True):
+            for (_, row), ok in zip(chunk, has_text, strict=True):
                 row_number += 1
                 p = next(predictions) if ok else None
                 tagged = {
