@@ -33,6 +33,8 @@ export HF_DATASETS_OFFLINE := 1
 export HF_EVALUATE_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
+# TEXT reaches `make predict` through the environment, unexpanded, so quotes and $ in it survive.
+export PREDICT_TEXT := $(value TEXT)
 
 .PHONY: setup train test evaluate predict predict-file serve bench bench-agnews audit lint clean
 
@@ -53,7 +55,7 @@ evaluate: setup
 	$(PY) -m training evaluate --model $(MODEL) $(if $(DATA),--data $(DATA),--config $(CONFIG))
 
 predict: setup
-	$(PY) -m training predict --model $(MODEL) $(if $(TEXT),--text "$(TEXT)",)
+	$(PY) -m training predict --model $(MODEL) $(if $(value TEXT),--text "$$PREDICT_TEXT",)
 
 predict-file: setup
 	$(PY) -m training predict --model $(MODEL) --input $(INPUT) --output $(OUTPUT) $(ARGS)

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import FILLER, TOPICS, toy_rows, write_jsonl, write_topics
 from training.baselines import BASELINES, minilm_embeddings, run_baselines
-from training.data import build_dataset
+from training.data import DataArguments, build_dataset
 from training.scoring import reference_matrix
 
 
@@ -14,7 +14,8 @@ from training.scoring import reference_matrix
 def toy_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("baselines")
     data = write_jsonl(root / "toy.jsonl", toy_rows(240, seed=3))
-    return build_dataset([str(data)], str(write_topics(root / "topics.yaml")), 0.2, 0.2, 13)
+    topics = str(write_topics(root / "topics.yaml"))
+    return build_dataset(DataArguments([str(data)], topics, validation_fraction=0.2, test_fraction=0.2))
 
 
 def test_both_baselines_learn_the_toy_topics_on_the_given_rows(toy_data):
@@ -40,7 +41,8 @@ def test_single_label_baselines_pick_one_class(tmp_path):
         for _ in range(60)
         for word, label in (("football", "Sports"), ("election", "World"))
     ]
-    data = build_dataset([str(write_jsonl(tmp_path / "single.jsonl", rows))], None, 0.25, 0.25, 13)
+    files = [str(write_jsonl(tmp_path / "single.jsonl", rows))]
+    data = build_dataset(DataArguments(files, None, validation_fraction=0.25, test_fraction=0.25))
     test = data.splits["test"]
     refs = reference_matrix(np.asarray(test["labels"]), 2, multi_label=False)
     results = run_baselines(data, test["text"], refs, threshold_shrinkage=0.5, seed=0)

@@ -12,14 +12,14 @@ from training.artifacts import TRAINING_CONFIG_FILE, read_topic_info
 from training.calibration import (
     POOR_CALIBRATION_ECE,
     calibrate,
-    expected_calibration_error,
     fit_temperature,
     fold_temperature,
 )
 from training.cli import main
 from training.data import build_dataset
-from training.evaluation import score_metrics
+from training.evaluation import data_arguments, score_metrics
 from training.inference import TopicClassifier
+from training.metrics import expected_calibration_error
 from training.scoring import reference_matrix, scores_from_logits
 
 
@@ -106,8 +106,7 @@ def assert_saved_model_reproduces_the_validation_record(run_dir: Path) -> None:
     assert record == metrics["temperature"]
     assert set(record["values"]) == set(TOPICS) and all(t > 0 for t in record["values"].values())
     recipe = yaml.safe_load((run_dir / "model" / TRAINING_CONFIG_FILE).read_text())
-    keys = ("train_files", "topics_file", "validation_fraction", "test_fraction", "split_seed")
-    validation = build_dataset(*(recipe[k] for k in keys)).splits["validation"]
+    validation = build_dataset(data_arguments(recipe, "training_config.yaml")).splits["validation"]
     scores = TopicClassifier.from_pretrained(run_dir / "model", precision="fp32").score(validation["text"])
     refs = reference_matrix(np.asarray(validation["labels"]), len(TOPICS), multi_label=True)
     after = [record["validation_ece_after"][t] for t in TOPICS]

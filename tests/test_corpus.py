@@ -111,9 +111,7 @@ def test_no_near_duplicates(rows):
 
 def test_no_leakage_across_splits():
     data = load_config(REPO / "configs/default.yaml").data
-    splits = build_dataset(
-        data.train_files, data.topics_file, data.validation_fraction, data.test_fraction, data.split_seed
-    ).splits
+    splits = build_dataset(data).splits
     keys = {name: {normalized_key(t) for t in ds["text"]} for name, ds in splits.items()}
     assert not keys["train"] & keys["test"]
     assert not keys["train"] & keys["validation"]

@@ -6,12 +6,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import TOPICS, toy_rows, write_jsonl, write_topics
-from training.data import build_dataset, load_blind_set, load_labeled_file, normalized_key, split_of
+from training.data import DataArguments, build_dataset, load_blind_set, load_labeled_file, normalized_key, split_of
 from training.errors import DataError
 
 
 def build(files, topics_file, **kwargs):
-    return build_dataset([str(f) for f in files], str(topics_file), **kwargs)
+    return build_dataset(DataArguments([str(f) for f in files], str(topics_file) if topics_file else None, **kwargs))
 
 
 def test_jsonl_becomes_multi_hot_dataset_dict(tmp_path, topics_file):
@@ -44,7 +44,7 @@ def test_glob_patterns_expand(tmp_path, topics_file):
     rows = toy_rows(120)
     write_jsonl(tmp_path / "part1.jsonl", rows[:60])
     write_jsonl(tmp_path / "part2.jsonl", rows[60:])
-    data = build_dataset([str(tmp_path / "part*.jsonl")], str(topics_file))
+    data = build([tmp_path / "part*.jsonl"], topics_file)
     assert sum(len(s) for s in data.splits.values()) == 120
 
 
@@ -73,7 +73,7 @@ def test_single_label_rows_become_class_indices(tmp_path):
     rows = [
         {"text": f"{a} {b} story about {c}", "label": c} for a in words for b in words for c in ("Sports", "World")
     ]
-    data = build_dataset([str(write_jsonl(tmp_path / "s.jsonl", rows))], None)
+    data = build([write_jsonl(tmp_path / "s.jsonl", rows)], None)
     assert not data.multi_label
     assert data.topic_names == ["Sports", "World"]
     assert set(data.splits["train"]["labels"]) == {0, 1}
@@ -108,7 +108,7 @@ def test_missing_file_is_named(tmp_path, topics_file):
 
 def test_glob_without_match_is_named(tmp_path, topics_file):
     with pytest.raises(DataError, match="no labeled data file matches"):
-        build_dataset([str(tmp_path / "*.jsonl")], str(topics_file))
+        build([tmp_path / "*.jsonl"], topics_file)
 
 
 def test_malformed_line_names_file_and_line(tmp_path, topics_file):

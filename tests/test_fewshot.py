@@ -7,7 +7,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from tests.conftest import FILLER, REPO, TOPICS, VOCAB, write_jsonl, write_topics
 from training.config import ConfigError, load_config
-from training.data import build_dataset
+from training.data import DataArguments, build_dataset
 from training.fewshot import (
     PROTOTYPE_SCALE,
     RefitPrototypes,
@@ -42,7 +42,7 @@ def tiny(multi_label: bool = False):
 def test_descriptions_join_the_examples_with_their_topic(tmp_path):
     topics = write_topics(tmp_path / "topics.yaml")
     single = build_dataset(
-        [str(write_jsonl(tmp_path / "s.jsonl", single_label_rows(30)))], str(topics), 0.2, 0.0
+        DataArguments([str(write_jsonl(tmp_path / "s.jsonl", single_label_rows(30)))], str(topics), 0.2, 0.0)
     )
     texts, labels = few_shot_examples(single, with_descriptions=True)
     assert texts[-3:] == ["toy topic energy", "toy topic military", "toy topic finance"]
@@ -50,7 +50,7 @@ def test_descriptions_join_the_examples_with_their_topic(tmp_path):
     assert len(few_shot_examples(single, with_descriptions=False)[0]) == len(single.splits["train"])
 
     rows = [{"text": r["text"], "labels": [r["label"]]} for r in single_label_rows(30)]
-    multi = build_dataset([str(write_jsonl(tmp_path / "m.jsonl", rows))], str(topics), 0.2, 0.0)
+    multi = build_dataset(DataArguments([str(write_jsonl(tmp_path / "m.jsonl", rows))], str(topics), 0.2, 0.0))
     _, multi_labels = few_shot_examples(multi, with_descriptions=True)
     assert multi_labels[-3:].tolist() == np.eye(3).tolist()
 
@@ -134,7 +134,7 @@ def test_a_few_shot_recipe_trains_for_a_fixed_budget_through_the_entry_point(tmp
     # calibration may rescale it, not turn it).
     model = AutoModelForSequenceClassification.from_pretrained(config.model_dir)
     tokenizer = AutoTokenizer.from_pretrained(config.model_dir)
-    data = build_dataset(overrides["train_files"], str(topics), 0.2, 0.0)
+    data = build_dataset(DataArguments(overrides["train_files"], str(topics), 0.2, 0.0))
     texts, labels = few_shot_examples(data, with_descriptions=True)
     descriptions = sentence_vectors(model, tokenizer, [t.description for t in data.topics], max_length=64)
     prototypes = topic_prototypes(
@@ -148,10 +148,12 @@ def test_a_few_shot_recipe_trains_for_a_fixed_budget_through_the_entry_point(tmp
 
 def test_the_prototype_head_is_frozen_and_refitted_at_the_end(tmp_path):
     data = build_dataset(
-        [str(write_jsonl(tmp_path / "few.jsonl", single_label_rows(30)))],
-        str(write_topics(tmp_path / "topics.yaml")),
-        0.2,
-        0.0,
+        DataArguments(
+            [str(write_jsonl(tmp_path / "few.jsonl", single_label_rows(30)))],
+            str(write_topics(tmp_path / "topics.yaml")),
+            0.2,
+            0.0,
+        )
     )
     config = load_config(REPO / "configs/tiny.yaml", {"head": "prototypes"})
     model, tokenizer = tiny()

@@ -39,11 +39,32 @@ def test_length_sorted_batches_give_the_same_scores_as_one_by_one(tiny_run):
 def test_threshold_overrides(tiny_run):
     classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"])
     assert classifier.predict(OIL, threshold=0.0).labels.__len__() == 3
-    assert classifier.predict(OIL, threshold=1.01).labels == []
-    only_energy_off = classifier.predict(OIL, threshold={"energy": 1.01})
+    assert classifier.predict(OIL, threshold=1.0).labels == []
+    only_energy_off = classifier.predict(OIL, threshold={"energy": 1.0})
     assert "energy" not in only_energy_off.labels
     with pytest.raises(ValueError, match="unknown topic 'weather' in threshold; topics: energy, military, finance"):
         classifier.predict(OIL, threshold={"weather": 0.2})
+
+
+@pytest.mark.parametrize(
+    ("threshold", "message"),
+    [
+        (float("nan"), "threshold must be a number in \\[0, 1\\], got nan"),
+        (1.5, "got 1.5"),
+        (-0.1, "got -0.1"),
+        (True, "got True"),
+        ("0.3", "got '0.3'"),
+        ({"trade": "x"}, "threshold\\['trade'\\] must be a number in \\[0, 1\\], got 'x'"),
+        ({"energy": float("inf")}, "threshold\\['energy'\\] must be"),
+    ],
+)
+def test_thresholds_are_numbers_in_0_1(tiny_run, threshold, message):
+    classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"])
+    if isinstance(threshold, dict) and "trade" in threshold:
+        threshold = {"finance": threshold["trade"]}  # the toy model's topics
+        message = message.replace("trade", "finance")
+    with pytest.raises(ValueError, match=message):
+        classifier.predict(OIL, threshold=threshold)
 
 
 def test_non_string_input_is_rejected(tiny_run):
@@ -74,11 +95,17 @@ def test_saved_dir_loads_in_a_transformers_pipeline(tiny_run):
 
 
 def test_precision_auto_follows_the_cpu(tiny_run, monkeypatch):
-    from training import inference
+    from training import device
 
     for native_bf16, expected in ((True, "bf16"), (False, "fp32")):
-        monkeypatch.setattr(inference, "cpu_supports_bf16", lambda native_bf16=native_bf16: native_bf16)
-        assert TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="auto").precision == expected
+        monkeypatch.setattr(device, "cpu_supports_bf16", lambda native_bf16=native_bf16: native_bf16)
+        classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="auto")
+        assert classifier.precision == expected
+        # bf16: the encoder's weights are cast once; the head stays fp32 and scores come out as fp32.
+        encoder_dtype = next(classifier.model.base_model.parameters()).dtype
+        assert encoder_dtype == (torch.bfloat16 if native_bf16 else torch.float32)
+        assert classifier.model.classifier.weight.dtype == torch.float32
+        assert classifier.score(["oil gas pipeline"]).dtype == np.float32
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, int8, not 'fp16'"):
         TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="fp16")
 

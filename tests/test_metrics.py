@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from training.evaluation import bootstrap_macro_f1
-from training.metrics import topic_metrics
+from training.metrics import bootstrap_macro_f1, topic_metrics
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -88,7 +88,7 @@ def test_predict_returns_the_same_labels_and_scores_as_the_library(server, refer
 def test_threshold_in_the_request(server):
     everything = server.post("/predict", json={"texts": [OIL], "threshold": 0.0}).json()
     assert sorted(everything["predictions"][0]["labels"]) == ["energy", "finance", "military"]
-    no_energy = server.post("/predict", json={"texts": [OIL], "threshold": {"energy": 1.01}}).json()
+    no_energy = server.post("/predict", json={"texts": [OIL], "threshold": {"energy": 1.0}}).json()
     assert "energy" not in no_energy["predictions"][0]["labels"]
 
 
@@ -124,13 +124,31 @@ def test_concurrent_requests_each_get_their_own_answer(server, reference):
         ('{"texts": ["' + "x" * (MAX_TEXT_CHARS + 1) + '"]}', 422, f"at most {MAX_TEXT_CHARS} characters"),
         ('{"texts": ["fine"], "treshold": 0.3}', 422, "Extra inputs are not permitted"),
         ('{"texts": ["fine"], "threshold": "high"}', 422, "threshold"),
-        ('{"texts": ["fine"], "threshold": NaN}', 422, "finite number"),
+        ('{"texts": ["fine"], "threshold": NaN}', 422, "threshold"),
+        ('{"texts": ["fine"], "threshold": 5}', 422, "less than or equal to 1"),
+        ('{"texts": ["fine"], "threshold": -1}', 422, "greater than or equal to 0"),
+        ('{"texts": ["fine"], "threshold": true}', 422, "valid number"),
+        ('{"texts": ["fine"], "threshold": {"energy": "x"}}', 422, "valid number"),
+        ('{"texts": ["fine"], "threshold": {"energy": 1.5}}', 422, "less than or equal to 1"),
         ('{"texts": ["fine"], "threshold": {"weather": 0.2}}', 422, "unknown topic 'weather'"),
     ],
 )
 def test_bad_input_gets_a_4xx_with_a_clear_message(server, body, status, message):
     response = server.post("/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == status, response.text
+    assert message in response.text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"texts": ["caf\xe9"]}', "JSON decode error"),
+        (b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "JSON decode error"),
+    ],
+)
+def test_undecodable_bodies_are_422_too(server, content, message):
+    response = server.post("/predict", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
     assert message in response.text
 
 

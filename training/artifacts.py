@@ -1,19 +1,19 @@
 """The saved model dir: what is in it, and writing it so a crash never leaves half of one.
 
-    model/
-      config.json, model.safetensors     weights; id2label, label2id, problem_type
-      tokenizer.json, tokenizer_config.json, ...
-      topics.json                        topics, descriptions, per-topic thresholds, max_length
-      training_config.yaml               the resolved recipe it was trained with
+model/
+  config.json, model.safetensors     weights; id2label, label2id, problem_type
+  tokenizer.json, tokenizer_config.json, ...
+  topics.json                        topics, descriptions, per-topic thresholds, max_length
+  training_config.yaml               the resolved recipe it was trained with
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +31,7 @@ def atomic_dir(target: str | Path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield tmp
+        _permissions_from_umask(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -41,6 +42,16 @@ def atomic_dir(target: str | Path):
         target.rename(old)
     tmp.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _permissions_from_umask(root: Path) -> None:
+    """mkdtemp makes the dir 0700 and some writers (safetensors) their files 0600; a saved model or report
+    should be readable as any file this user writes: 0777 / 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    root.chmod(0o777 & ~umask)
+    for path in root.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 @contextmanager
@@ -78,18 +89,13 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
         f.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
-def save_model_dir(
-    target: str | Path,
-    save_weights: Callable[[Path], None],
-    topic_info: dict,
-    training_config: dict,
-) -> Path:
-    """Write a complete model dir atomically. `save_weights(dir)` saves model and tokenizer into dir."""
-    with atomic_dir(target) as tmp:
-        save_weights(tmp)
-        (tmp / TOPICS_FILE).write_text(json.dumps(topic_info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (tmp / TRAINING_CONFIG_FILE).write_text(yaml.safe_dump(training_config, sort_keys=False), encoding="utf-8")
-    return Path(target)
+def write_model_files(target: Path, model, tokenizer, topic_info: dict, training_config: dict) -> None:
+    """Weights and config, tokenizer, topics.json and training_config.yaml into `target` (overwriting), the
+    files `TopicClassifier.from_pretrained` reads. `target` is normally an atomic_dir's temporary dir."""
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    (target / TOPICS_FILE).write_text(json.dumps(topic_info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (target / TRAINING_CONFIG_FILE).write_text(yaml.safe_dump(training_config, sort_keys=False), encoding="utf-8")
 
 
 def read_topic_info(model_dir: str | Path) -> dict:

@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold
 from training.artifacts import write_json_atomic
 from training.baselines import tfidf_logreg
 from training.data import expand_files, read_examples, resolve_topics
+from training.metrics import topic_metrics
 
 
 def out_of_fold_scores(texts: list[str], labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -67,13 +68,11 @@ def audit(
             }
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     predicted = (scores >= 0.5).astype(int)
-    tp = (predicted & labels).sum(0)
-    f1 = 2 * tp / np.maximum(predicted.sum(0) + labels.sum(0), 1)
     summary = {
         "rows": len(examples),
         "flagged": len(flagged),
         "flagged_rate": round(len(flagged) / len(examples), 4),
-        "out_of_fold_macro_f1": round(float(f1.mean()), 4),
+        "out_of_fold_macro_f1": round(topic_metrics(predicted, labels, names)["macro_f1"], 4),
         "per_topic_flagged": {
             n: int(sum(labels[i, j] or predicted[i, j] for i in flagged)) for j, n in enumerate(names)
         },

@@ -22,43 +22,15 @@ from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 from torch import nn
 
+from training.metrics import expected_calibration_error
 from training.scoring import scores_from_logits
 
-# Ten equal-width bins: the usual ECE, and enough rows per bin on a validation split of a few hundred.
-ECE_BINS = 10
 # Scores are left alone when the validation ECE (mean over topics) is at or below this. It is the
 # noise floor: a perfectly calibrated model with the default model's score distribution, on its 357
 # validation rows, shows a mean ECE of 0.028 (95th percentile 0.032) from sampling alone.
 POOR_CALIBRATION_ECE = 0.035
 # T is searched on this range of log T; beyond it a topic's validation rows are too one-sided to trust.
 LOG_TEMPERATURE_BOUNDS = (np.log(0.1), np.log(10.0))
-
-
-def reliability_bins(scores: np.ndarray, truth: np.ndarray, bins: int = ECE_BINS) -> tuple[np.ndarray, ...]:
-    """Per equal-width score bin: rows, sum of scores, number true. A score of exactly 1 joins the top bin."""
-    scores = np.asarray(scores, dtype=float).ravel()
-    truth = np.asarray(truth, dtype=float).ravel()
-    bin_of = np.minimum((scores * bins).astype(int), bins - 1)
-    return (
-        np.bincount(bin_of, minlength=bins),
-        np.bincount(bin_of, weights=scores, minlength=bins),
-        np.bincount(bin_of, weights=truth, minlength=bins),
-    )
-
-
-def expected_calibration_error(
-    scores: np.ndarray, references: np.ndarray, bins: int = ECE_BINS
-) -> np.ndarray:
-    """Per-topic ECE: over score bins, |mean score - share true| weighted by the bin's share of rows.
-
-    scores, references: (snippets x topics); references are 0/1 (one-hot for single-label).
-    """
-    scores = np.asarray(scores, dtype=float)
-    ece = np.zeros(scores.shape[1])
-    for j in range(scores.shape[1]):
-        _, score_sums, true_sums = reliability_bins(scores[:, j], np.asarray(references)[:, j], bins)
-        ece[j] = np.abs(score_sums - true_sums).sum() / max(len(scores), 1)
-    return ece
 
 
 def _binary_log_loss(logits: np.ndarray, truth: np.ndarray) -> float:

@@ -7,12 +7,11 @@ import json
 import logging
 import sys
 
-from training.errors import DataError, ModelNotFoundError, TrainingError
+from training.errors import ConfigError, DataError, ModelNotFoundError, TrainingError
 
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     from training.config import RecipeParser, load_config
-    from training.evaluation import format_baselines, format_metrics
     from training.train import train
 
     if args.help:
@@ -22,18 +21,28 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         overrides = [*overrides, "--resume_from_checkpoint", "last"]
     config = load_config(args.config, overrides)
     metrics = train(config)
+    if not metrics:  # a torchrun rank other than 0: rank 0 scores, saves and prints
+        return 0
     split = "test" if "test" in metrics else "validation"
-    print(f"\n{split} metrics ({config.name}), tuned thresholds:")
-    print(format_metrics(metrics[split], metrics["thresholds"]))
-    if "baselines" in metrics:  # only rank 0 of a torchrun launch fits baselines and writes the report
-        print(format_baselines(metrics[split], metrics["baselines"]))
+    print(f"\n{split} split ({config.name}), tuned thresholds:")
+    _print_metrics(metrics[split], metrics["thresholds"], metrics["baselines"])
     if "blind" in metrics:
         blind = metrics["blind"]
-        print(f"\nblind evaluation set ({blind['n']} snippets from {', '.join(blind['files'])}), tuned thresholds:")
-        print(format_metrics(blind, metrics["thresholds"]))
+        print(f"\nblind evaluation set ({blind['n']} snippets from {', '.join(blind['files'])}):")
+        _print_metrics(blind, metrics["thresholds"], {})
     print(f"\nsaved {config.model_dir} and {config.training.output_dir}/metrics.json ({metrics['train_seconds']} s)")
     print(f"report: {config.training.output_dir}/report/report.md")
     return 0
+
+
+def _print_metrics(metrics: dict, thresholds: dict[str, float], baselines: dict[str, dict]) -> None:
+    """The report's own tables (training.report), so the terminal and report.md always agree."""
+    from training.report import interval_line, metrics_table, summary_table
+
+    print(metrics_table(metrics, thresholds or None))
+    print(interval_line(metrics))
+    if baselines:
+        print(summary_table(metrics, baselines))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -43,8 +52,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model_dir = args.model or default_model_dir()
     output = args.output or evaluation.default_output(model_dir, args.data)
     results = evaluation.evaluate_and_report(model_dir, args.data, args.config, output)
-    print(evaluation.format_metrics(results, results["thresholds"]))
-    print(evaluation.format_baselines(results, results["baselines"]))
+    _print_metrics(results, results["thresholds"], results["baselines"])
     print(f"\nwrote {output} and {evaluation.report_dir(output)}/report.md")
     return 0
 
@@ -61,10 +69,13 @@ def _predict(args: argparse.Namespace) -> int:
         )
         print(f"wrote {n} rows to {args.output}", file=sys.stderr)
         return 0
-    texts = args.text or [line.strip() for line in sys.stdin if line.strip()]
-    for p in classifier.predict(texts, threshold=args.threshold):
-        top = {k: round(v, 3) for k, v in sorted(p.scores.items(), key=lambda kv: -kv[1])[:3]}
-        print(json.dumps({"text": p.text, "labels": p.labels, "top_scores": top}, ensure_ascii=False))
+    # One output line per input line: a blank line comes back with null labels, so outputs stay aligned.
+    texts = args.text or [line.rstrip("\n") for line in sys.stdin]
+    tagged = iter(classifier.predict([t for t in texts if t.strip()], threshold=args.threshold))
+    for text in texts:
+        p = next(tagged) if text.strip() else None
+        top = {k: round(v, 3) for k, v in sorted(p.scores.items(), key=lambda kv: -kv[1])[:3]} if p else None
+        print(json.dumps({"text": text, "labels": p.labels if p else None, "top_scores": top}, ensure_ascii=False))
     return 0
 
 
@@ -92,7 +103,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from training.inference import PRECISIONS
+    from training.device import PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,8 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--input and --output go together")
     if args.command == "predict" and not 0 <= args.shard_index < args.num_shards:
         parser.error(f"--shard-index must be in [0, {args.num_shards}), got {args.shard_index}")
-    from training.config import ConfigError
-
     try:
         if args.command == "train":
             return _train(args, extra)

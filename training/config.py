@@ -26,11 +26,9 @@ from typing import Any, Literal
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from training.data import DataArguments
 from training.device import cpu_supports_bf16
-
-
-class ConfigError(ValueError):
-    """A recipe or override that cannot be used; the message names the file (or "override") and the key."""
+from training.errors import ConfigError, require
 
 
 class RecipeLoader(yaml.SafeLoader):
@@ -55,11 +53,6 @@ RecipeLoader.add_implicit_resolver(
 def parse_yaml(text: str) -> Any:
     """A recipe file's text or one override value, parsed with RecipeLoader."""
     return yaml.load(text, Loader=RecipeLoader)
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
 
 
 @dataclass
@@ -91,47 +84,15 @@ class ModelArguments:
     def __post_init__(self):
         if isinstance(self.tiny_model, str):
             self.tiny_model = parse_yaml(self.tiny_model)
-        _require(
+        require(
             self.tiny_model is None or isinstance(self.tiny_model, dict),
             f"tiny_model must be a mapping of BertConfig keyword arguments, got {self.tiny_model!r}",
         )
-        _require(bool(self.tiny_model or self.model_name_or_path), "set model_name_or_path or tiny_model")
-        _require(not self.tiny_model or bool(self.tokenizer_name_or_path), "tiny_model needs tokenizer_name_or_path")
-        _require(self.max_length >= 1, f"max_length must be at least 1, got {self.max_length}")
-        _require(
+        require(bool(self.tiny_model or self.model_name_or_path), "set model_name_or_path or tiny_model")
+        require(not self.tiny_model or bool(self.tokenizer_name_or_path), "tiny_model needs tokenizer_name_or_path")
+        require(self.max_length >= 1, f"max_length must be at least 1, got {self.max_length}")
+        require(
             0 <= self.classifier_dropout < 1, f"classifier_dropout must be in [0, 1), got {self.classifier_dropout}"
-        )
-
-
-@dataclass
-class DataArguments:
-    train_files: list[str] = field(
-        default_factory=lambda: ["data/snippets/*.jsonl"],
-        metadata={"help": "labeled JSONL, CSV or Parquet files; glob patterns allowed"},
-    )
-    topics_file: str | None = field(
-        default="data/topics.yaml", metadata={"help": "the topic list with descriptions and boundary rules"}
-    )
-    validation_fraction: float = field(default=0.15, metadata={"help": "share of the hash split for validation"})
-    test_fraction: float = field(default=0.15, metadata={"help": "share of the hash split held out for testing"})
-    split_seed: int = field(
-        default=13, metadata={"help": "seed of the hash split; the split is stable as rows are added"}
-    )
-    eval_files: list[str] = field(
-        default_factory=list,
-        metadata={
-            "help": "blind evaluation files (globs), never trained on and scored after training; a pattern "
-            "that matches nothing is skipped"
-        },
-    )
-
-    def __post_init__(self):
-        _require(bool(self.train_files), "train_files must name at least one file")
-        for key in ("validation_fraction", "test_fraction"):
-            _require(0 <= getattr(self, key) < 1, f"{key} must be in [0, 1), got {getattr(self, key)}")
-        _require(
-            self.validation_fraction + self.test_fraction < 1,
-            "validation_fraction + test_fraction must leave rows for training",
         )
 
 
@@ -185,20 +146,20 @@ class TopicTrainingArguments(TrainingArguments):
             # Told it is on a CPU, the Trainer allows bf16 there and runs DDP over gloo (MULTI_CPU).
             self.use_cpu = True
         for key in ("learning_rate", "head_learning_rate", "contrastive_learning_rate"):
-            _require(getattr(self, key) > 0, f"{key} must be > 0, got {getattr(self, key)}")
-        _require(
+            require(getattr(self, key) > 0, f"{key} must be > 0, got {getattr(self, key)}")
+        require(
             self.num_train_epochs > 0 or self.max_steps > 0,
             f"num_train_epochs must be > 0 (or max_steps set), got {self.num_train_epochs}",
         )
         for key in ("per_device_train_batch_size", "per_device_eval_batch_size", "early_stopping_patience"):
-            _require(getattr(self, key) >= 1, f"{key} must be at least 1, got {getattr(self, key)}")
-        _require(self.contrastive_steps >= 0, f"contrastive_steps must be >= 0, got {self.contrastive_steps}")
-        _require(
+            require(getattr(self, key) >= 1, f"{key} must be at least 1, got {getattr(self, key)}")
+        require(self.contrastive_steps >= 0, f"contrastive_steps must be >= 0, got {self.contrastive_steps}")
+        require(
             0 <= self.threshold_shrinkage <= 1, f"threshold_shrinkage must be in [0, 1], got {self.threshold_shrinkage}"
         )
-        _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
-        _require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        _require(
+        require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(
             0 <= self.label_smoothing_factor < 1,
             f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}",
         )
@@ -209,7 +170,7 @@ def _resolve_bf16(value: str | bool) -> bool:
     """bf16 autocast is ~3x faster only on CPUs with native bf16 (AMX / avx512-bf16); elsewhere it is
     emulated and slower, so "auto" is fp32 there (and on GPUs, where `--bf16 true` turns it on)."""
     text = str(value).lower()
-    _require(text in ("auto", "true", "false"), f"bf16 must be auto, true or false, got {value!r}")
+    require(text in ("auto", "true", "false"), f"bf16 must be auto, true or false, got {value!r}")
     if text == "auto":
         return cpu_supports_bf16() and not _cuda_available()
     return text == "true"

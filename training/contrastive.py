@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from training.modeling import encode_batches
+
 logger = logging.getLogger(__name__)
 
 # SetFit's warmup share: the first steps move the pretrained encoder gently.
@@ -47,9 +49,7 @@ def cosine_pair_loss(vectors: torch.Tensor, targets: torch.Tensor, counted: torc
     separately and then together."""
     unit = nn.functional.normalize(vectors.float(), dim=-1)
     errors = (unit @ unit.T - targets) ** 2
-    parts = [
-        errors[mask].mean() for mask in (counted & (targets > 0.5), counted & (targets < 0.5)) if mask.any()
-    ]
+    parts = [errors[mask].mean() for mask in (counted & (targets > 0.5), counted & (targets < 0.5)) if mask.any()]
     if not parts:
         raise ValueError("a contrastive batch needs at least two texts")
     return torch.stack(parts).mean()
@@ -91,13 +91,8 @@ def tune_encoder(
             order, start = torch.randperm(len(texts), generator=generator), 0
         rows = order[start : start + size].tolist()
         start += size
-        batch = tokenizer(
-            [texts[i] for i in rows],
-            padding=True,
-            truncation=True,
-            max_length=max_length,
-            return_tensors="pt",
-        ).to(device)
+        _, batch = next(encode_batches(tokenizer, [texts[i] for i in rows], size, max_length, by_length=False))
+        batch = batch.to(device)
         with autocast:
             vectors = model.embed(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
         loss = cosine_pair_loss(vectors, *pair_targets(np.asarray(labels)[rows], multi_label))

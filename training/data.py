@@ -16,18 +16,50 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 
-from training.errors import DataError
+from training.errors import DataError, require
 from training.readers import read_rows
 from training.topics import Topic, load_topics
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class DataArguments:
+    train_files: list[str] = field(
+        default_factory=lambda: ["data/snippets/*.jsonl"],
+        metadata={"help": "labeled JSONL, CSV or Parquet files; glob patterns allowed"},
+    )
+    topics_file: str | None = field(
+        default="data/topics.yaml", metadata={"help": "the topic list with descriptions and boundary rules"}
+    )
+    validation_fraction: float = field(default=0.15, metadata={"help": "share of the hash split for validation"})
+    test_fraction: float = field(default=0.15, metadata={"help": "share of the hash split held out for testing"})
+    split_seed: int = field(
+        default=13, metadata={"help": "seed of the hash split; the split is stable as rows are added"}
+    )
+    eval_files: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "blind evaluation files (globs), never trained on and scored after training; a pattern "
+            "that matches nothing is skipped"
+        },
+    )
+
+    def __post_init__(self):
+        require(bool(self.train_files), "train_files must name at least one file")
+        for key in ("validation_fraction", "test_fraction"):
+            require(0 <= getattr(self, key) < 1, f"{key} must be in [0, 1), got {getattr(self, key)}")
+        require(
+            self.validation_fraction + self.test_fraction < 1,
+            "validation_fraction + test_fraction must leave rows for training",
+        )
 
 
 @dataclass(frozen=True)
@@ -179,27 +211,19 @@ def to_dataset(examples: list[Example], topic_names: list[str], multi_label: boo
     )
 
 
-def build_dataset(
-    train_files: list[str],
-    topics_file: str | None,
-    validation_fraction: float = 0.15,
-    test_fraction: float = 0.15,
-    split_seed: int = 13,
-) -> TopicDataset:
+def build_dataset(args: DataArguments) -> TopicDataset:
     """Files -> validated, split `DatasetDict`. Raises DataError before anything is written."""
-    if not 0 <= validation_fraction < 1 or not 0 <= test_fraction < 1 or validation_fraction + test_fraction >= 1:
-        raise DataError("validation_fraction and test_fraction must be in [0, 1) and leave rows for training")
-    examples, multi_label = read_examples(expand_files(train_files))
-    topics = resolve_topics(examples, topics_file, multi_label)
+    examples, multi_label = read_examples(expand_files(args.train_files))
+    topics = resolve_topics(examples, args.topics_file, multi_label)
     names = [t.name for t in topics]
     by_split: dict[str, list[Example]] = {s: [] for s in SPLITS}
     for e in examples:
-        by_split[split_of(e.text, split_seed, validation_fraction, test_fraction)].append(e)
+        by_split[split_of(e.text, args.split_seed, args.validation_fraction, args.test_fraction)].append(e)
     trained_on = {label for e in by_split["train"] for label in e.labels}
     for name in names:
         if name not in trained_on:
             total = sum(name in e.labels for e in examples)
-            source = topics_file or "the data"
+            source = args.topics_file or "the data"
             raise DataError(
                 f"topic {name!r} has no example in the training split ({total} in all data); "
                 f"add labeled snippets for it or remove it from {source}"

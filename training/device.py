@@ -20,3 +20,16 @@ def cpu_supports_bf16() -> bool:
         if line.startswith("flags"):
             return any(flag in line.split() for flag in BF16_FLAGS)
     return False
+
+
+# How TopicClassifier runs the model (training.inference): "auto" picks for this CPU.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def resolve_precision(precision: str) -> str:
+    """"auto" is bf16 where the CPU has native bf16, else fp32; the others are themselves."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        return "bf16" if cpu_supports_bf16() else "fp32"
+    return precision

@@ -27,6 +27,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from training.config import Config
 from training.contrastive import tune_encoder
 from training.data import TopicDataset
+from training.modeling import encode_batches
 
 # Cosines lie in [-1, 1]: unscaled, a softmax over them could never be confident and cross-entropy would
 # push forever. At 10, a 0.3 cosine margin between two topics is already a 95% probability.
@@ -60,16 +61,8 @@ def sentence_vectors(
     model.eval()
     device = next(model.parameters()).device
     vectors = [
-        model.embed(
-            **tokenizer(
-                texts[start : start + batch_size],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(device)
-        ).float()
-        for start in range(0, len(texts), batch_size)
+        model.embed(**batch.to(device)).float()
+        for _, batch in encode_batches(tokenizer, texts, batch_size, max_length, by_length=False)
     ]
     model.train(was_training)
     return torch.cat(vectors)

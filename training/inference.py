@@ -21,7 +21,6 @@ import functools
 import os
 import warnings
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,17 +30,19 @@ from torch import nn
 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-import training.modeling  # noqa: F401  registers the mean-pooling model type with the Auto classes
 from training.artifacts import read_topic_info
-from training.device import cpu_supports_bf16
+from training.device import resolve_precision
 from training.errors import ModelNotFoundError
-from training.scoring import scores_from_logits
-from training.thresholds import DEFAULT_THRESHOLD
+from training.modeling import HEAD_MODULES, encode_batches  # importing it registers the mean-pooling model
+from training.scoring import DEFAULT_THRESHOLD, checked_threshold, scores_from_logits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = Path("runs/default/model")
 MODEL_ENV_VAR = "TOPICS_MODEL"
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+# Batches are padded to a multiple of this many word pieces: a handful of input shapes instead of one per
+# length, so the CPU kernels' per-shape caches stop growing in a long-running server (README, "HTTP"),
+# for at most 15 pad tokens per batch.
+PAD_TO_MULTIPLE = 16
 
 
 @dataclass
@@ -66,8 +67,7 @@ def find_model_dir(path: str | Path | None = None) -> Path:
     path = Path(path) if path is not None else default_model_dir()
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(
-            f"no trained model at {path}: run `make train` first, or pass model=<model dir> "
-            f"(or set {MODEL_ENV_VAR})"
+            f"no trained model at {path}: run `make train` first, or pass model=<model dir> (or set {MODEL_ENV_VAR})"
         )
     return path
 
@@ -85,9 +85,7 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     spec = {
         name: per_channel_dynamic_qconfig
         for name, module in model.named_modules()
-        if isinstance(module, nn.Linear)
-        and ".encoder.layer." in f".{name}"
-        and not f".{name}".endswith(keep_fp32)
+        if isinstance(module, nn.Linear) and ".encoder.layer." in f".{name}" and not f".{name}".endswith(keep_fp32)
     }
     with warnings.catch_warnings():
         # torch flags its quantized tensors as deprecated; torch is pinned (Makefile TORCH_SPEC) and
@@ -96,12 +94,17 @@ def quantize_int8(model: nn.Module) -> nn.Module:
         return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)  # no second copy in memory
 
 
-def resolve_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "auto":
-        return "bf16" if cpu_supports_bf16() else "fp32"
-    return precision
+def cast_bf16(model: nn.Module) -> nn.Module:
+    """The encoder's weights cast to bf16 once, at load. (bf16 autocast re-casts every weight on every
+    call, most of a one-snippet call's time.) The head, and BERT's pooler before it, stay fp32 and get
+    fp32 inputs, so scores keep fp32's resolution near the thresholds."""
+    model.to(torch.bfloat16)
+    for name in HEAD_MODULES:
+        for module_name, module in model.named_modules():
+            if module_name.rpartition(".")[2] == name:
+                module.float()
+                module.register_forward_pre_hook(lambda _, args: tuple(a.float() for a in args))
+    return model
 
 
 class TopicClassifier:
@@ -110,6 +113,8 @@ class TopicClassifier:
         model = model.eval()
         if self.precision == "int8":
             model = quantize_int8(model)
+        elif self.precision == "bf16":
+            model = cast_bf16(model)
         self.model = model
         self.tokenizer = tokenizer
         self.topics = [t["name"] for t in topic_info["topics"]]
@@ -130,25 +135,19 @@ class TopicClassifier:
         return cls(model, tokenizer, topic_info, **kwargs)
 
     @torch.inference_mode()
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts) x topics) raw logits, input order (calibration fits temperatures on these)."""
+        out = np.zeros((len(texts), len(self.topics)), dtype=np.float32)
+        batches = encode_batches(
+            self.tokenizer, texts, self.batch_size, self.max_length, pad_to_multiple_of=PAD_TO_MULTIPLE
+        )
+        for idx, batch in batches:
+            out[idx] = self.model(**batch).logits.float().numpy()
+        return out
+
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts) x topics) sigmoid (multi-label) or softmax (single-label) scores, input order."""
-        # Sorting by length means each batch pads only to its own longest text.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), len(self.topics)), dtype=np.float32)
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            )
-            with autocast:
-                logits = self.model(**batch).logits
-            out[idx] = scores_from_logits(logits.float().numpy(), self.multi_label)
-        return out
+        return scores_from_logits(self.logits(texts), self.multi_label).astype(np.float32)
 
     def _threshold_vector(self, threshold: float | dict[str, float] | None) -> np.ndarray:
         chosen = dict(self.thresholds)
@@ -157,9 +156,9 @@ class TopicClassifier:
             if unknown:
                 topics = ", ".join(self.topics)
                 raise ValueError(f"unknown topic {unknown[0]!r} in threshold; topics: {topics}")
-            chosen.update(threshold)
+            chosen.update({k: checked_threshold(v, f"threshold[{k!r}]") for k, v in threshold.items()})
         elif threshold is not None:
-            chosen = dict.fromkeys(self.topics, float(threshold))
+            chosen = dict.fromkeys(self.topics, checked_threshold(threshold))
         return np.array([chosen[n] for n in self.topics])
 
     def predict(

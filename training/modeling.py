@@ -10,6 +10,7 @@ Two heads:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
+    BatchEncoding,
     BertConfig,
     BertModel,
     BertPreTrainedModel,
@@ -121,6 +123,34 @@ def topic_loss(
 
 AutoConfig.register(TopicBertConfig.model_type, TopicBertConfig)
 AutoModelForSequenceClassification.register(TopicBertConfig, BertMeanPoolingForSequenceClassification)
+
+
+def encode_batches(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    *,
+    by_length: bool = True,
+    pad_to_multiple_of: int | None = None,
+) -> Iterator[tuple[list[int], BatchEncoding]]:
+    """(row indices, tokenized tensors) per batch of `texts`. With `by_length`, rows are sorted by length
+    first, so each batch pads only to its own longest text; `pad_to_multiple_of` rounds that up (a bounded
+    set of shapes). The one tokenize-and-batch loop of inference, the few-label stages and their tests."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if by_length else list(range(len(texts)))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield (
+            idx,
+            tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                pad_to_multiple_of=pad_to_multiple_of if len(idx) > 1 else None,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ),
+        )
 
 
 def load_tokenizer(args: ModelArguments) -> PreTrainedTokenizerBase:

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from training.artifacts import atomic_dir
-from training.calibration import ECE_BINS, reliability_bins
+from training.metrics import ECE_BINS, reliability_bins
 from training.scoring import decisions
 
 REPORT_DIR = "report"  # under a training run's output_dir
@@ -81,7 +81,7 @@ def write_report(
     ]
     # All or nothing: a crash half-way never leaves a report whose plots belong to another run.
     with atomic_dir(report_dir) as tmp:
-        _save(_pr_curves(split, predictions), tmp / "pr_curves.png")
+        _save(_pr_curves(split, metrics), tmp / "pr_curves.png")
         _save(_confusion(split, predictions), tmp / "confusion.png")
         _save(_score_histogram(split), tmp / "scores.png")
         _save(_reliability(split), tmp / "reliability.png")
@@ -127,6 +127,18 @@ def metrics_table(metrics: dict, thresholds: dict[str, float] | None) -> str:
     return markdown_table(header, rows)
 
 
+def interval_line(metrics: dict) -> str:
+    """Macro-F1 with its bootstrap interval, and topics per snippet predicted against labeled."""
+    low, high = metrics["macro_f1_ci95"]
+    covered = len(metrics["per_topic"])
+    scope = "" if metrics["macro_topics"] == covered else f" over the {metrics['macro_topics']} topics present here"
+    return (
+        f"Macro-F1 {fmt(metrics['macro_f1'])}{scope} (bootstrap 95% interval {fmt(low)}-{fmt(high)}); "
+        f"topics per snippet: predicted {metrics['predicted_topics_per_snippet']:.2f}, "
+        f"labeled {metrics['labeled_topics_per_snippet']:.2f}."
+    )
+
+
 def summary_table(metrics: dict, baselines: dict[str, dict]) -> str:
     """The fine-tuned model and each baseline: micro-F1, macro-F1, exact match (baselines with deltas)."""
     keys = ("micro_f1", "macro_f1", "exact_match")
@@ -168,6 +180,7 @@ def _topic_section(metrics: dict, split: ScoredSplit) -> str:
     thresholds = dict(zip(split.topics, split.thresholds, strict=True)) if split.multi_label else None
     return (
         "## Per topic (fine-tuned model)\n\n" + metrics_table(metrics, thresholds) + "\n\n"
+        + interval_line(metrics) + " "
         'Exact match: the share of snippets whose whole topic set is right (including "no topic"). '
         "ECE: expected calibration error, how far scores are from the share of snippets they are right on."
     )
@@ -270,7 +283,7 @@ def _save(figure: Figure, path: Path) -> None:
     figure.savefig(path, dpi=110, bbox_inches="tight")
 
 
-def _pr_curves(split: ScoredSplit, predictions: np.ndarray) -> Figure:
+def _pr_curves(split: ScoredSplit, metrics: dict) -> Figure:
     columns = min(5, len(split.topics))
     rows = math.ceil(len(split.topics) / columns)
     figure = Figure(figsize=(3.2 * columns, 3.0 * rows))
@@ -283,10 +296,8 @@ def _pr_curves(split: ScoredSplit, predictions: np.ndarray) -> Figure:
             continue
         precision, recall, _ = precision_recall_curve(truth, scores)
         ax.plot(recall, precision, lw=1.5)
-        picked = predictions[:, j] == 1
-        tp = float((picked & (truth == 1)).sum())
-        chosen_p = tp / picked.sum() if picked.sum() else 1.0
-        chosen_r = tp / truth.sum()
+        chosen = metrics["per_topic"][name]  # precision and recall at the tuned threshold
+        chosen_p, chosen_r = chosen["precision"], chosen["recall"]
         label = f"t={fmt_threshold(split.thresholds[j])}" if split.multi_label else "arg-max"
         ax.plot([chosen_r], [chosen_p], "o", color="crimson", label=label)
         ax.legend(loc="lower left", fontsize=8)

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import numpy as np
 
-from training.thresholds import DEFAULT_THRESHOLD
+# A topic whose threshold was not tuned (or whose tuned one did not beat it) is assigned at 0.5.
+DEFAULT_THRESHOLD = 0.5
+
+
+def checked_threshold(value, name: str = "threshold") -> float:
+    """A decision threshold is a real number in [0, 1]; anything else is a ValueError naming it. The one
+    check behind predict(), predict-file and the HTTP service."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def scores_from_logits(logits: np.ndarray, multi_label: bool) -> np.ndarray:

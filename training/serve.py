@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from training.inference import MODEL_ENV_VAR, TopicClassifier, find_model_dir
 
@@ -62,17 +64,17 @@ class Health(BaseModel):
     topics: int
 
 
-def create_app(
-    classifier: TopicClassifier, model_dir: str | Path, limits: RequestLimits = RequestLimits()
-) -> FastAPI:
+def create_app(classifier: TopicClassifier, model_dir: str | Path, limits: RequestLimits = RequestLimits()) -> FastAPI:
     Text = Annotated[StrictStr, StringConstraints(min_length=1, max_length=limits.max_text_chars)]
+    # A number in [0, 1], as scoring.checked_threshold requires of predict(); JSON true is not a number.
+    Threshold = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 
     class PredictRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
         texts: list[Text] = Field(
             min_length=1, max_length=limits.max_texts, description="snippets to tag, at most max_texts"
         )
-        threshold: FiniteFloat | dict[str, FiniteFloat] | None = Field(
+        threshold: Threshold | dict[str, Threshold] | None = Field(
             default=None,
             description="one threshold for every topic, or {topic: threshold}; default: the tuned ones",
         )
@@ -90,6 +92,15 @@ def create_app(
         detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
         return JSONResponse(status_code=422, content={"detail": detail})
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a body it cannot decode at all (bytes that are not UTF-8, JSON nested past
+        # Python's recursion limit) with a bare 400; every other unreadable body is a 422, so these are too.
+        if error.status_code == 400:
+            detail = [{"loc": ["body"], "msg": "JSON decode error: the body is not UTF-8 JSON", "type": "json_invalid"}]
+            return JSONResponse(status_code=422, content={"detail": detail})
+        return await http_exception_handler(request, error)
+
     # The fast tokenizer is not safe to call from several threads at once ("Already borrowed"), and
     # torch already uses every core for one batch, so requests take turns on the model.
     model_lock = threading.Lock()
@@ -101,9 +112,7 @@ def create_app(
                 predictions = classifier.predict(request.texts, threshold=request.threshold)
         except ValueError as e:  # an unknown topic in `threshold`
             raise HTTPException(status_code=422, detail=str(e)) from e
-        return PredictResponse(
-            predictions=[TopicPrediction(labels=p.labels, scores=p.scores) for p in predictions]
-        )
+        return PredictResponse(predictions=[TopicPrediction(labels=p.labels, scores=p.scores) for p in predictions])
 
     @app.get("/topics", response_model=list[TopicInfo])
     def topics() -> list[TopicInfo]:
@@ -114,9 +123,7 @@ def create_app(
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
-        return Health(
-            status="ok", model=str(model_dir), precision=classifier.precision, topics=len(classifier.topics)
-        )
+        return Health(status="ok", model=str(model_dir), precision=classifier.precision, topics=len(classifier.topics))
 
     return app
 
@@ -124,9 +131,7 @@ def create_app(
 def app_from_env() -> FastAPI:
     """The uvicorn factory: every worker process loads the model named by the environment."""
     model_dir = find_model_dir()
-    classifier = TopicClassifier.from_pretrained(
-        model_dir, precision=os.environ.get(PRECISION_ENV_VAR, "auto")
-    )
+    classifier = TopicClassifier.from_pretrained(model_dir, precision=os.environ.get(PRECISION_ENV_VAR, "auto"))
     limits = RequestLimits(
         max_texts=int(os.environ.get(MAX_TEXTS_ENV_VAR, RequestLimits.max_texts)),
         max_text_chars=int(os.environ.get(MAX_TEXT_CHARS_ENV_VAR, RequestLimits.max_text_chars)),

@@ -16,27 +16,24 @@ import numpy as np
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 from transformers.trainer import TRAINER_STATE_NAME
 
-from training.artifacts import remove_stale_temporaries, save_model_dir, write_json_atomic
+from training.artifacts import atomic_dir, remove_stale_temporaries, write_json_atomic, write_model_files
 from training.baselines import run_baselines
 from training.calibration import calibrate, fold_temperature
 from training.config import Config
 from training.data import TopicDataset, build_dataset, load_blind_set
 from training.errors import DataError, TrainingError
-from training.evaluation import score_metrics
+from training.evaluation import score_split, split_metrics
 from training.fewshot import prepare_for_few_labels
+from training.inference import TopicClassifier
+from training.metrics import chance_macro_f1
 from training.model_card import write_model_card
 from training.modeling import build_model, load_tokenizer
-from training.report import REPORT_DIR, ScoredSplit, write_report
+from training.report import REPORT_DIR, write_report
 from training.scoring import reference_matrix, scores_from_logits
 from training.thresholds import DEFAULT_THRESHOLD, tune_thresholds
 from training.trainer import TopicTrainer, make_compute_metrics, positive_weights
 
 logger = logging.getLogger(__name__)
-
-
-def evaluate_scores(scores: np.ndarray, labels: np.ndarray, data: TopicDataset, thresholds) -> dict:
-    refs = reference_matrix(labels, len(data.topics), data.multi_label)
-    return score_metrics(scores, refs, data.topic_names, data.multi_label, thresholds)
 
 
 def resume_checkpoint(config: Config) -> str | None:
@@ -66,17 +63,10 @@ def resume_checkpoint(config: Config) -> str | None:
     return wanted
 
 
-def chance_macro_f1(references: np.ndarray) -> float:
-    """Macro-F1 of tagging each topic at random at its own rate (expected F1 = the topic's share of snippets),
-    over the topics present: the floor a trained model must clear."""
-    shares = np.asarray(references).mean(axis=0)
-    return float(shares[shares > 0].mean()) if (shares > 0).any() else 0.0
-
-
-def check_learned(trainer: TopicTrainer, validation: dict, references: np.ndarray, model_dir: Path) -> None:
+def check_learned(history: list[dict], validation: dict, references: np.ndarray, model_dir: Path) -> None:
     """Refuse a model that must not replace the saved one: no optimizer step, or validation below chance."""
     kept = f"{model_dir} was left as it was" if model_dir.exists() else "nothing was saved"
-    if trainer.state.global_step == 0:
+    if not any(h.get("step", 0) > 0 for h in history):
         raise TrainingError(f"training made no optimizer step (num_train_epochs, max_steps, data?); {kept}")
     floor = chance_macro_f1(references)
     if validation["macro_f1"] < floor:
@@ -95,13 +85,7 @@ def train(config: Config) -> dict:
         for path in remove_stale_temporaries(output_dir):
             logger.info("removed %s, left by a run killed while saving", path)
     resume_from = resume_checkpoint(config)
-    data = build_dataset(
-        config.data.train_files,
-        config.data.topics_file,
-        config.data.validation_fraction,
-        config.data.test_fraction,
-        config.data.split_seed,
-    )
+    data = build_dataset(config.data)
     if len(data.splits["validation"]) == 0:
         raise DataError("the validation split is empty: raise validation_fraction or add data")
     blind = load_blind_set(config.data.eval_files, data)
@@ -142,97 +126,74 @@ def train(config: Config) -> dict:
         else None,
     )
     trainer.train(resume_from_checkpoint=resume_from)
-    # The scores below must line up with the splits' rows, but transformers 5 applies
-    # train_sampling_strategy=group_by_length to evaluation too, reordering predict()'s output.
-    trainer.args.train_sampling_strategy = "sequential"
-
-    val_logits = trainer.predict(tokenized["validation"]).predictions
-    val_labels = np.asarray(data.splits["validation"]["labels"])
-    val_refs = reference_matrix(val_labels, len(data.topics), data.multi_label)
-    # Calibrate before tuning thresholds: thresholds must apply to the scores the saved model returns.
-    calibration = calibrate(val_logits, val_refs, data.multi_label)
-    fold_temperature(trainer.model, calibration.temperature)
-    val_scores = scores_from_logits(calibration.calibrated_logits(val_logits), data.multi_label)
-    if data.multi_label:
-        thresholds = tune_thresholds(
-            val_scores, val_labels, data.topic_names, config.training.threshold_shrinkage, config.training.seed
+    _remove_checkpoints(output_dir, trainer)
+    if not trainer.is_world_process_zero():
+        return {}  # rank 0 alone scores and saves; the model is the same on every rank
+    history = trainer.state.log_history
+    with atomic_dir(config.model_dir) as model_dir:
+        # Saved, then scored through the TopicClassifier users load, in fp32 (the reference precision).
+        write_model_files(model_dir, trainer.model, tokenizer, topic_info(config, data, {}, None), config.source)
+        del trainer, model
+        classifier = TopicClassifier.from_pretrained(model_dir, precision="fp32")
+        validation_set = data.splits["validation"]
+        val_logits = classifier.logits(validation_set["text"])
+        val_refs = reference_matrix(np.asarray(validation_set["labels"]), len(data.topics), data.multi_label)
+        # Calibrate before tuning thresholds: thresholds must apply to the scores the saved model returns.
+        calibration = calibrate(val_logits, val_refs, data.multi_label)
+        fold_temperature(classifier.model, calibration.temperature)
+        val_scores = scores_from_logits(calibration.calibrated_logits(val_logits), data.multi_label)
+        thresholds = (
+            tune_thresholds(
+                val_scores, val_refs, data.topic_names, config.training.threshold_shrinkage, config.training.seed
+            )
+            if data.multi_label
+            else {}
         )
-    else:
-        thresholds = {}
-    threshold_vector = [thresholds.get(n, DEFAULT_THRESHOLD) for n in data.topic_names]
-    validation = evaluate_scores(val_scores, val_labels, data, threshold_vector)
-    try:
-        check_learned(trainer, validation, val_refs, config.model_dir)
-    finally:
-        _remove_checkpoints(output_dir, trainer)
-    metrics = {
-        "config": config.name,
-        "examples": {split: len(ds) for split, ds in data.splits.items()},
-        "train_seconds": None,
-        "thresholds": thresholds,
-        "temperature": calibration.summary(data.topic_names),
-        # The Trainer's log: training loss and validation metrics per logging step / epoch.
-        "history": trainer.state.log_history,
-        "validation": validation,
-    }
-    if len(data.splits["test"]):
-        test_scores = scores_from_logits(trainer.predict(tokenized["test"]).predictions, data.multi_label)
-        test_labels = np.asarray(data.splits["test"]["labels"])
-        metrics["test"] = evaluate_scores(test_scores, test_labels, data, threshold_vector)
-        metrics["test_at_0.5"] = evaluate_scores(test_scores, test_labels, data, DEFAULT_THRESHOLD)
-        reported_split, reported_scores = "test", test_scores
-    else:
-        reported_split, reported_scores = "validation", val_scores
-    if blind is not None:
-        blind_scores = scores_from_logits(trainer.predict(tokenize(blind)).predictions, data.multi_label)
-        metrics["blind"] = {
-            "files": config.data.eval_files,
-            "n": len(blind),
-            **evaluate_scores(blind_scores, np.asarray(blind["labels"]), data, threshold_vector),
+        temperature = calibration.summary(data.topic_names)
+        write_model_files(
+            model_dir, classifier.model, tokenizer, topic_info(config, data, thresholds, temperature), config.source
+        )
+        classifier = TopicClassifier.from_pretrained(model_dir, precision="fp32")
+        validation = split_metrics(score_split(classifier, validation_set, "the validation split"))
+        check_learned(history, validation, val_refs, config.model_dir)
+        metrics = {
+            "config": config.name,
+            "examples": {split: len(ds) for split, ds in data.splits.items()},
+            "train_seconds": None,
+            "thresholds": thresholds,
+            "temperature": temperature,
+            # The Trainer's log: training loss and validation metrics per logging step / epoch.
+            "history": history,
+            "validation": validation,
         }
-
-    if trainer.is_world_process_zero():
-        reported = ScoredSplit(
-            name=f"the {reported_split} split",
-            texts=data.splits[reported_split]["text"],
-            scores=reported_scores,
-            references=reference_matrix(
-                np.asarray(data.splits[reported_split]["labels"]), len(data.topics), data.multi_label
-            ),
-            topics=data.topic_names,
-            thresholds=np.array(threshold_vector),
-            multi_label=data.multi_label,
-        )
+        reported_split = "test" if len(data.splits["test"]) else "validation"
+        reported = score_split(classifier, data.splits[reported_split], f"the {reported_split} split")
+        if reported_split == "test":
+            metrics["test"] = split_metrics(reported)
+            metrics["test_at_0.5"] = split_metrics(reported, DEFAULT_THRESHOLD)
+        if blind is not None:
+            scored = score_split(classifier, blind, ", ".join(config.data.eval_files))
+            metrics["blind"] = {"files": config.data.eval_files, "n": len(blind), **split_metrics(scored)}
         metrics["baselines"] = run_baselines(
             data, reported.texts, reported.references, config.training.threshold_shrinkage, config.training.seed
         )
-        topic_info = {
-            "topics": [dataclasses.asdict(t) for t in data.topics],
-            "multi_label": data.multi_label,
-            "thresholds": thresholds,
-            "temperature": metrics["temperature"],
-            "max_length": config.model.max_length,
-        }
-
-        def save_files(path: Path) -> None:
-            trainer.model.save_pretrained(path)
-            tokenizer.save_pretrained(path)
-            write_model_card(path, config, data, metrics)
-
-        save_model_dir(config.model_dir, save_files, topic_info, config.source)
-        metrics["train_seconds"] = round(time.time() - started, 1)
-        write_json_atomic(output_dir / "metrics.json", metrics)
-        title = f"Evaluation report: {config.model_dir} (recipe {config.name})"
-        reported_metrics = metrics[reported_split]
-        write_report(
-            output_dir / REPORT_DIR,
-            title,
-            reported,
-            reported_metrics,
-            metrics["baselines"],
-            metrics["temperature"],
-        )
+        write_model_card(model_dir, config, data, metrics)
+    metrics["train_seconds"] = round(time.time() - started, 1)
+    write_json_atomic(output_dir / "metrics.json", metrics)
+    title = f"Evaluation report: {config.model_dir} (recipe {config.name})"
+    write_report(output_dir / REPORT_DIR, title, reported, metrics[reported_split], metrics["baselines"], temperature)
     return metrics
+
+
+def topic_info(config: Config, data: TopicDataset, thresholds: dict, temperature: dict | None) -> dict:
+    """topics.json: what TopicClassifier needs besides the weights."""
+    return {
+        "topics": [dataclasses.asdict(t) for t in data.topics],
+        "multi_label": data.multi_label,
+        "thresholds": thresholds,
+        "temperature": temperature,
+        "max_length": config.model.max_length,
+    }
 
 
 def _remove_checkpoints(output_dir: Path, trainer: TopicTrainer) -> None:

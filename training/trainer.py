@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from transformers import EvalPrediction, Trainer
 
-from training.metrics import topic_metrics
+from training.metrics import topic_f1_module
 from training.modeling import HEAD_MODULES, topic_loss
 from training.scoring import decisions, reference_matrix, scores_from_logits
 
@@ -42,7 +42,9 @@ def make_compute_metrics(topic_names: list[str], multi_label: bool):
     def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
         scores = scores_from_logits(prediction.predictions, multi_label)
         refs = reference_matrix(prediction.label_ids, len(topic_names), multi_label)
-        metrics = topic_metrics(decisions(scores, multi_label), refs, topic_names)
+        metrics = topic_f1_module().compute(
+            predictions=decisions(scores, multi_label).tolist(), references=refs.tolist(), label_names=topic_names
+        )
         return {k: v for k, v in metrics.items() if k != "per_topic"}
 
     return compute_metrics
