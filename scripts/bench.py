@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -106,13 +105,6 @@ def run_in_subprocess(path: str, model_dir: str, texts: list[str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def format_table(results: list[dict]) -> str:
     baseline = next((r for r in results if r["path"] == "pipeline"), None)
     header = (
@@ -148,7 +140,7 @@ def main() -> int:
         print(json.dumps(measure(args.worker, args.model, json.load(sys.stdin))))
         return 0
     from training.artifacts import write_json_atomic
-    from training.device import cpu_supports_bf16
+    from training.device import cpu_summary, cpu_supports_bf16
 
     if not (Path(args.model) / "config.json").is_file():
         raise SystemExit(f"no trained model at {args.model}: run `make train` first, or pass --model")
@@ -168,7 +160,7 @@ def main() -> int:
         args.output,
         {
             "model": args.model,
-            "cpu": cpu_model(),
+            "cpu": cpu_summary(),
             "cores": os.cpu_count(),
             "native_bf16": cpu_supports_bf16(),
             "load_average_before": [round(x, 2) for x in load_before],

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from training.artifacts import write_json_atomic
-from training.baselines import TFIDF_C
+from training.baselines import tfidf_logreg
 from training.config import load_config, parse_yaml
 from training.data import normalized_key, split_of
 from training.inference import TopicClassifier
@@ -129,15 +129,9 @@ def accuracy(predicted: np.ndarray, gold: list[str], topics: list[str]) -> float
 def tfidf_baseline(
     train_texts: list[str], train_labels: list[str], texts: list[str], gold: list[str], topics
 ) -> float:
-    """TF-IDF word 1-2 grams + logistic regression, as training.baselines fits it (same C)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    model = LogisticRegression(C=TFIDF_C, max_iter=2000).fit(
-        vectorizer.fit_transform(train_texts), train_labels
-    )
-    predicted = model.predict(vectorizer.transform(texts))
+    """training.baselines' TF-IDF word 1-2 grams + logistic regression, fitted on the draw (single-label).
+    Each draw has N texts per class, so its balanced class weights are all equal."""
+    predicted = tfidf_logreg(multi_label=False).fit(train_texts, train_labels).predict(texts)
     onehot = np.eye(len(topics), dtype=int)[[topics.index(p) for p in predicted]]
     return accuracy(onehot, gold, topics)
 

@@ -14,16 +14,19 @@ from __future__ import annotations
 import argparse
 import glob
 import itertools
-import json
 import re
 import statistics
 import sys
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from training.errors import DataError  # noqa: E402
+from training.readers import read_rows  # noqa: E402
+from training.topics import load_topics  # noqa: E402
+
 SHINGLE_SIZE = 3
 
 
@@ -60,24 +63,19 @@ def main() -> int:
     args = parser.parse_args()
 
     files = args.files or sorted(glob.glob(str(REPO / "data/snippets/*.jsonl")))
-    topics = [t["name"] for t in yaml.safe_load(open(args.topics, encoding="utf-8"))["topics"]]
+    topics = [t.name for t in load_topics(args.topics)]
     rows, problems = [], []
     for path in files:
-        with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    problems.append(f"{path}:{line_no}: not JSON ({e})")
-                    continue
+        try:
+            for line_no, row in read_rows(path):
                 unknown = [label for label in row.get("labels", []) if label not in topics]
                 if unknown or not isinstance(row.get("text"), str) or not row["text"].strip():
                     problems.append(f"{path}:{line_no}: bad text or unknown labels {unknown}")
                     continue
                 row["_where"] = f"{Path(path).name}:{line_no}"
                 rows.append(row)
+        except DataError as e:  # the reader stops at a file's first unreadable line
+            problems.append(str(e))
 
     n = len(rows)
     if not n:

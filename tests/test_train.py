@@ -1,10 +1,9 @@
 import json
 
-import pytest
 import yaml
 
 from tests.conftest import REPO, toy_rows, write_jsonl, write_topics
-from training.artifacts import TOPICS_FILE, TRAINING_CONFIG_FILE, atomic_dir
+from training.artifacts import TOPICS_FILE, TRAINING_CONFIG_FILE
 from training.cli import main
 
 
@@ -71,21 +70,6 @@ def test_bad_data_fails_before_writing_anything(tmp_path, capsys):
 def test_unknown_override_is_reported(capsys):
     assert main(["train", "--config", str(REPO / "configs/tiny.yaml"), "--num_epochs", "2"]) == 2
     assert "unknown config key 'num_epochs'" in capsys.readouterr().err
-
-
-def test_a_failed_save_keeps_the_previous_model(tmp_path):
-    target = tmp_path / "model"
-    target.mkdir()
-    (target / "weights").write_text("old")
-    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
-        (tmp / "weights").write_text("half")
-        raise RuntimeError("crash while saving")
-    assert (target / "weights").read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]
-    with atomic_dir(target) as tmp:
-        (tmp / "weights").write_text("new")
-    assert (target / "weights").read_text() == "new"
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
 def test_saved_model_dir_follows_the_umask(tiny_run):

@@ -10,16 +10,34 @@ from pathlib import Path
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
+# The flags every benchmark table names beside the CPU model: bf16 and int8 matrix instructions.
+REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
+
+
 @functools.cache
-def cpu_supports_bf16() -> bool:
-    """True when /proc/cpuinfo lists a native bf16 instruction set (Linux x86)."""
+def cpu_info() -> tuple[str, frozenset[str]]:
+    """(model name, flags) of the first CPU in /proc/cpuinfo (Linux); elsewhere the platform's processor
+    string and no flags."""
+    fields: dict[str, str] = {}
     cpuinfo = Path("/proc/cpuinfo")
-    if platform.system() != "Linux" or not cpuinfo.exists():
-        return False
-    for line in cpuinfo.read_text(errors="ignore").splitlines():
-        if line.startswith("flags"):
-            return any(flag in line.split() for flag in BF16_FLAGS)
-    return False
+    if platform.system() == "Linux" and cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="ignore").splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    return model, frozenset(fields.get("flags", "").split())
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU lists a native bf16 instruction set (Linux x86)."""
+    return any(flag in cpu_info()[1] for flag in BF16_FLAGS)
+
+
+def cpu_summary() -> str:
+    """"<model> (avx512_bf16, amx_bf16, ...)": how benchmark tables name the machine."""
+    model, flags = cpu_info()
+    present = [f for f in REPORTED_FLAGS if f in flags]
+    return f"{model} ({', '.join(present) or 'none of ' + '/'.join(REPORTED_FLAGS)})"
 
 
 # How TopicClassifier runs the model (training.inference): "auto" picks for this CPU.
