@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import assert_same_prediction
 from transformers import pipeline
 
 from training import ModelNotFoundError, Prediction, TopicClassifier, predict
@@ -119,3 +120,24 @@ def test_int8_quantizes_the_encoder_but_not_the_head_or_the_early_ffn_outputs(ti
     fp32 = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="fp32")
     texts = [OIL, TROOPS, "bank bonds currency"]
     np.testing.assert_allclose(classifier.score(texts), fp32.score(texts), atol=0.05)
+
+
+@pytest.mark.slow
+def test_openvino_export_scores_like_pytorch(tiny_run, tmp_path):
+    import shutil
+
+    from training.cli import main
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_run["model_dir"], model_dir)
+    with pytest.raises(ModelNotFoundError, match="no OpenVINO export in .*: run `python -m training export"):
+        TopicClassifier.from_pretrained(model_dir, backend="openvino")
+    assert main(["export", "--format", "openvino", "--model", str(model_dir)]) == 0
+    assert (model_dir / "openvino" / "openvino_model.xml").is_file()
+    texts = [OIL, TROOPS, "bank bonds currency loan", "short"]
+    reference = TopicClassifier.from_pretrained(model_dir, precision="fp32")
+    exported = TopicClassifier.from_pretrained(model_dir, backend="openvino", precision="fp32")
+    assert exported.backend == "openvino" and exported.precision == "fp32"
+    np.testing.assert_allclose(exported.score(texts), reference.score(texts), atol=1e-4)
+    for got, want in zip(exported.predict(texts), reference.predict(texts), strict=True):
+        assert_same_prediction(got.labels, got.scores, want.labels, want.scores, reference.thresholds)

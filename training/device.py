@@ -40,8 +40,10 @@ def cpu_summary() -> str:
     return f"{model} ({', '.join(present) or 'none of ' + '/'.join(REPORTED_FLAGS)})"
 
 
-# How TopicClassifier runs the model (training.inference): "auto" picks for this CPU.
+# How TopicClassifier runs the model (training.inference): "auto" picks for this CPU. The openvino backend
+# runs the model's OpenVINO export (training.openvino_backend) with auto, fp32 or bf16.
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
+BACKENDS = ("torch", "openvino")
 
 
 def resolve_precision(precision: str) -> str:

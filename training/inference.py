@@ -31,10 +31,11 @@ from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from training.artifacts import read_topic_info
-from training.device import resolve_precision
+from training.device import BACKENDS, resolve_precision
 from training.errors import ModelNotFoundError
+from training.explain import Explanation, explain
 from training.modeling import HEAD_MODULES, encode_batches  # importing it registers the mean-pooling model
-from training.scoring import DEFAULT_THRESHOLD, checked_threshold, scores_from_logits
+from training.scoring import DEFAULT_THRESHOLD, checked_threshold, ranked_labels, scores_from_logits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = Path("runs/default/model")
@@ -108,13 +109,24 @@ def cast_bf16(model: nn.Module) -> nn.Module:
 
 
 class TopicClassifier:
-    def __init__(self, model, tokenizer, topic_info: dict, precision: str = "auto", batch_size: int = 16):
-        self.precision = resolve_precision(precision)
-        model = model.eval()
-        if self.precision == "int8":
-            model = quantize_int8(model)
-        elif self.precision == "bf16":
-            model = cast_bf16(model)
+    """A loaded model with its topics and thresholds. `backend="openvino"` runs an OpenVINO export of the same
+    model dir (training.openvino_backend); tokenization, batching, scores and thresholds are shared."""
+
+    def __init__(
+        self, model, tokenizer, topic_info: dict, precision: str = "auto", batch_size: int = 16, backend: str = "torch"
+    ):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        self.backend = backend
+        if backend == "openvino":
+            self.precision = model.precision  # what OpenVINO's CPU plugin runs
+        else:
+            self.precision = resolve_precision(precision)
+            model = model.eval()
+            if self.precision == "int8":
+                model = quantize_int8(model)
+            elif self.precision == "bf16":
+                model = cast_bf16(model)
         self.model = model
         self.tokenizer = tokenizer
         self.topics = [t["name"] for t in topic_info["topics"]]
@@ -127,12 +139,19 @@ class TopicClassifier:
         self.batch_size = batch_size
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, **kwargs) -> TopicClassifier:
+    def from_pretrained(
+        cls, path: str | Path | None = None, backend: str = "torch", precision: str = "auto", **kwargs
+    ) -> TopicClassifier:
         path = find_model_dir(path)
         topic_info = read_topic_info(path)
-        model = AutoModelForSequenceClassification.from_pretrained(path)
+        if backend == "openvino":
+            from training.openvino_backend import OpenVINOModel
+
+            model = OpenVINOModel(path, precision)
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(path)
         tokenizer = AutoTokenizer.from_pretrained(path)
-        return cls(model, tokenizer, topic_info, **kwargs)
+        return cls(model, tokenizer, topic_info, precision=precision, backend=backend, **kwargs)
 
     @torch.inference_mode()
     def logits(self, texts: Sequence[str]) -> np.ndarray:
@@ -142,7 +161,7 @@ class TopicClassifier:
             self.tokenizer, texts, self.batch_size, self.max_length, pad_to_multiple_of=PAD_TO_MULTIPLE
         )
         for idx, batch in batches:
-            out[idx] = self.model(**batch).logits.float().numpy()
+            out[idx] = self.model(batch) if self.backend == "openvino" else self.model(**batch).logits.float().numpy()
         return out
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
@@ -169,18 +188,40 @@ class TopicClassifier:
         for i, text in enumerate(batch):
             if not isinstance(text, str):
                 raise TypeError(f"text #{i} is {type(text).__name__}, not str")
-        scores = self.score(batch)
         cutoffs = self._threshold_vector(threshold)
-        predictions = []
-        for text, row in zip(batch, scores, strict=True):
-            ranked = np.argsort(-row, kind="stable")
-            if self.multi_label:
-                labels = [self.topics[j] for j in ranked if row[j] >= cutoffs[j]]
-            else:
-                labels = [self.topics[ranked[0]]]
-            scores = {n: float(s) for n, s in zip(self.topics, row, strict=True)}
-            predictions.append(Prediction(text, labels, scores))
+        predictions = [
+            Prediction(
+                text,
+                ranked_labels(row, self.topics, cutoffs, self.multi_label),
+                {n: float(s) for n, s in zip(self.topics, row, strict=True)},
+            )
+            for text, row in zip(batch, self.score(batch), strict=True)
+        ]
         return predictions[0] if single else predictions
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts) x hidden) sentence vectors: the fine-tuned encoder's token vectors, mean-pooled.
+        PyTorch backend only (the OpenVINO export returns logits alone)."""
+        if self.backend != "torch":
+            raise NotImplementedError("embed() needs the torch backend")
+        vectors = []
+        order = []
+        for idx, batch in encode_batches(self.tokenizer, texts, self.batch_size, self.max_length):
+            hidden = self.model.base_model(**batch).last_hidden_state.float()
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            vectors.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+            order.extend(idx)
+        out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        if vectors:
+            out[order] = np.concatenate(vectors)
+        return out
+
+    def explain(self, text: str, threshold: float | dict[str, float] | None = None) -> Explanation:
+        """Which words drove each topic's score: occlusion attributions (training.explain)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text is {type(text).__name__}, not str")
+        return explain(self, text, threshold)
 
 
 @functools.lru_cache(maxsize=4)
