@@ -85,6 +85,34 @@ def test_predict_returns_the_same_labels_and_scores_as_the_library(server, refer
     assert "energy" in got[1]["labels"]
 
 
+def test_explain_names_the_words_behind_each_predicted_topic(server):
+    response = server.post("/explain", json={"texts": [TROOPS, OIL]})
+    assert response.status_code == 200, response.text
+    troops, oil = response.json()["explanations"]
+    assert set(troops["words"]) == set(troops["labels"]) and "military" in troops["words"]
+    assert troops["words"]["military"][0]["word"] in TROOPS.split()
+    assert all(w["weight"] > 0 for words in oil["words"].values() for w in words)
+    chosen = server.post("/explain", json={"texts": [OIL], "topics": ["finance"]}).json()["explanations"][0]
+    assert list(chosen["words"]) == ["finance"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"texts": []}', "at least 1 item"),
+        ('{"texts": [3]}', "valid string"),
+        ('{"texts": ["fine"], "threshold": 2}', "less than or equal to 1"),
+        ('{"texts": ["fine"], "topics": ["weather"]}', "unknown topic 'weather'"),
+        ('{"texts": ["fine"], "extra": 1}', "Extra inputs are not permitted"),
+        ('{"texts": ["' + "x" * (MAX_TEXT_CHARS + 1) + '"]}', f"at most {MAX_TEXT_CHARS} characters"),
+    ],
+)
+def test_explain_validates_its_input_like_predict(server, body, message):
+    response = server.post("/explain", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert message in response.text
+
+
 def test_threshold_in_the_request(server):
     everything = server.post("/predict", json={"texts": [OIL], "threshold": 0.0}).json()
     assert sorted(everything["predictions"][0]["labels"]) == ["energy", "finance", "military"]
@@ -165,7 +193,7 @@ def test_wrong_method_and_path_are_4xx(server):
 
 def test_openapi_docs_show_the_limits(server):
     schema = server.get("/openapi.json").json()
-    assert set(schema["paths"]) == {"/predict", "/topics", "/health"}
+    assert set(schema["paths"]) == {"/predict", "/explain", "/topics", "/health"}
     assert f"At most {MAX_TEXTS} texts per request" in schema["info"]["description"]
     assert server.get("/docs").status_code == 200
 

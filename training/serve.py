@@ -5,9 +5,10 @@
     curl -s localhost:8000/predict -H 'content-type: application/json' \\
         -d '{"texts": ["US sanctions target Russian crude exports"]}'
 
-Endpoints: POST /predict, GET /topics, GET /health, and the OpenAPI docs at /docs. Bad input (not
-JSON, wrong types, an empty list, too many texts, a text over the length cap, an unknown topic in
-`threshold`) gets a 4xx whose message names the field; the request limits are part of the schema.
+Endpoints: POST /predict, POST /explain (which words drove each topic), GET /topics, GET /health, and the
+OpenAPI docs at /docs. Bad input (not JSON, wrong types, an empty list, too many texts, a text over the
+length cap, a threshold that is not a number in [0, 1], an unknown topic) gets a 422 whose message names
+the field; the request limits are part of the schema.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint's annotations at run time,
@@ -29,8 +30,13 @@ from training.inference import MODEL_ENV_VAR, TopicClassifier, find_model_dir
 
 # The settings reach each uvicorn worker process through the environment (see `app_from_env`).
 PRECISION_ENV_VAR = "TOPICS_PRECISION"
+BACKEND_ENV_VAR = "TOPICS_BACKEND"
 MAX_TEXTS_ENV_VAR = "TOPICS_MAX_TEXTS"
 MAX_TEXT_CHARS_ENV_VAR = "TOPICS_MAX_TEXT_CHARS"
+
+
+# Most texts one /explain request may carry (each costs one model call per word).
+EXPLAIN_MAX_TEXTS = 16
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,23 @@ class TopicPrediction(BaseModel):
     scores: dict[str, float] = Field(description="every topic's score, in the model's topic order")
 
 
+class WordWeight(BaseModel):
+    word: str
+    start: int = Field(description="character offset of the word in the text")
+    end: int
+    weight: float = Field(description="how far the topic's logit falls without the word")
+
+
+class TopicExplanation(TopicPrediction):
+    words: dict[str, list[WordWeight]] = Field(
+        description="per explained topic, the words that drove its score, strongest first (occlusion)"
+    )
+
+
+class ExplainResponse(BaseModel):
+    explanations: list[TopicExplanation] = Field(description="one per text, in request order")
+
+
 class PredictResponse(BaseModel):
     predictions: list[TopicPrediction] = Field(description="one per text, in request order")
 
@@ -60,6 +83,7 @@ class TopicInfo(BaseModel):
 class Health(BaseModel):
     status: str
     model: str
+    backend: str
     precision: str
     topics: int
 
@@ -77,6 +101,17 @@ def create_app(classifier: TopicClassifier, model_dir: str | Path, limits: Reque
         threshold: Threshold | dict[str, Threshold] | None = Field(
             default=None,
             description="one threshold for every topic, or {topic: threshold}; default: the tuned ones",
+        )
+
+    class ExplainRequest(PredictRequest):
+        # Each text is scored once per word: a few dozen model calls, so fewer texts per request.
+        texts: list[Text] = Field(
+            min_length=1,
+            max_length=min(limits.max_texts, EXPLAIN_MAX_TEXTS),
+            description=f"snippets to explain, at most {min(limits.max_texts, EXPLAIN_MAX_TEXTS)}",
+        )
+        topics: list[StrictStr] | None = Field(
+            default=None, description="topics to explain; default: each text's predicted topics"
         )
 
     app = FastAPI(
@@ -114,6 +149,32 @@ def create_app(classifier: TopicClassifier, model_dir: str | Path, limits: Reque
             raise HTTPException(status_code=422, detail=str(e)) from e
         return PredictResponse(predictions=[TopicPrediction(labels=p.labels, scores=p.scores) for p in predictions])
 
+    @app.post("/explain", response_model=ExplainResponse)
+    def explain(request: ExplainRequest) -> ExplainResponse:
+        unknown = [t for t in request.topics or [] if t not in classifier.topics]
+        if unknown:
+            raise HTTPException(
+                status_code=422, detail=f"unknown topic {unknown[0]!r}; topics: {', '.join(classifier.topics)}"
+            )
+        try:
+            with model_lock:
+                explained = [classifier.explain(text, threshold=request.threshold) for text in request.texts]
+        except ValueError as e:  # an unknown topic in `threshold`
+            raise HTTPException(status_code=422, detail=str(e)) from e
+        return ExplainResponse(
+            explanations=[
+                TopicExplanation(
+                    labels=e.labels,
+                    scores=e.scores,
+                    words={
+                        topic: [WordWeight(**vars(a)) for a in e.words[topic] if a.weight > 0]
+                        for topic in (request.topics if request.topics is not None else e.labels)
+                    },
+                )
+                for e in explained
+            ]
+        )
+
     @app.get("/topics", response_model=list[TopicInfo])
     def topics() -> list[TopicInfo]:
         return [
@@ -123,7 +184,13 @@ def create_app(classifier: TopicClassifier, model_dir: str | Path, limits: Reque
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
-        return Health(status="ok", model=str(model_dir), precision=classifier.precision, topics=len(classifier.topics))
+        return Health(
+            status="ok",
+            model=str(model_dir),
+            backend=classifier.backend,
+            precision=classifier.precision,
+            topics=len(classifier.topics),
+        )
 
     return app
 
@@ -131,7 +198,9 @@ def create_app(classifier: TopicClassifier, model_dir: str | Path, limits: Reque
 def app_from_env() -> FastAPI:
     """The uvicorn factory: every worker process loads the model named by the environment."""
     model_dir = find_model_dir()
-    classifier = TopicClassifier.from_pretrained(model_dir, precision=os.environ.get(PRECISION_ENV_VAR, "auto"))
+    classifier = TopicClassifier.from_pretrained(
+        model_dir, backend=os.environ.get(BACKEND_ENV_VAR, "torch"), precision=os.environ.get(PRECISION_ENV_VAR, "auto")
+    )
     limits = RequestLimits(
         max_texts=int(os.environ.get(MAX_TEXTS_ENV_VAR, RequestLimits.max_texts)),
         max_text_chars=int(os.environ.get(MAX_TEXT_CHARS_ENV_VAR, RequestLimits.max_text_chars)),
@@ -146,17 +215,19 @@ def serve(
     workers: int,
     precision: str,
     limits: RequestLimits,
+    backend: str = "torch",
 ) -> None:
     """Run uvicorn. One worker serves the model loaded here; several each load their own copy."""
     import uvicorn
 
     model_dir = find_model_dir(model)  # a missing model fails here, before any port is bound
     if workers == 1:
-        classifier = TopicClassifier.from_pretrained(model_dir, precision=precision)
+        classifier = TopicClassifier.from_pretrained(model_dir, backend=backend, precision=precision)
         uvicorn.run(create_app(classifier, model_dir, limits), host=host, port=port)
         return
     os.environ[MODEL_ENV_VAR] = str(model_dir)
     os.environ[PRECISION_ENV_VAR] = precision
+    os.environ[BACKEND_ENV_VAR] = backend
     os.environ[MAX_TEXTS_ENV_VAR] = str(limits.max_texts)
     os.environ[MAX_TEXT_CHARS_ENV_VAR] = str(limits.max_text_chars)
     uvicorn.run("training.serve:app_from_env", factory=True, host=host, port=port, workers=workers)
