@@ -5,7 +5,10 @@
 #   make predict TEXT="US sanctions target Russia's crude oil exports"
 #   make predict-file INPUT=snippets.jsonl OUTPUT=tagged.jsonl [ARGS="--num-shards 2 --shard-index 0"]
 #   make serve [PORT=8000]    # POST /predict, GET /topics, GET /health, docs at /docs
-#   make bench                # predict() vs transformers.pipeline: throughput, latency, load time, RSS
+#   make suggest POOL=inbox.jsonl [N=100]   # which snippets to label next -> runs/suggest/queue.jsonl
+#   make label [QUEUE=runs/audit/label_issues.jsonl]   # review page on 127.0.0.1:8001, keyboard first
+#   make export-openvino      # OpenVINO IR of MODEL (inside it), for --backend openvino
+#   make bench                # every inference path vs transformers.pipeline: throughput, latency, RSS
 #   make bench-agnews         # 8 and 64 labels per class on AG News vs the SetFit paper (~15 min)
 
 PYTHON ?= python3
@@ -23,6 +26,9 @@ PYTEST_ARGS ?=
 INPUT ?=
 OUTPUT ?=
 PORT ?= 8000
+POOL ?=
+N ?= 100
+QUEUE ?= runs/suggest/queue.jsonl
 # Processes for data-parallel training (DDP: gloo on CPU, NCCL on GPUs), launched through torchrun.
 NPROC ?= 1
 TRAIN_LAUNCHER := $(if $(filter 1,$(NPROC)),$(PY) -m training,$(VENV)/bin/torchrun --standalone --nproc_per_node $(NPROC) -m training)
@@ -36,7 +42,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 # TEXT reaches `make predict` through the environment, unexpanded, so quotes and $ in it survive.
 export PREDICT_TEXT := $(value TEXT)
 
-.PHONY: setup train test evaluate predict predict-file serve bench bench-agnews audit lint clean
+.PHONY: setup train test evaluate predict predict-file serve export-openvino suggest label bench bench-agnews audit lint clean
 
 setup: $(VENV)/.installed
 
@@ -62,6 +68,15 @@ predict-file: setup
 
 serve: setup
 	$(PY) -m training serve --model $(MODEL) --port $(PORT) $(ARGS)
+
+export-openvino: setup
+	$(PY) -m training export --format openvino --model $(MODEL)
+
+suggest: setup
+	$(PY) -m training suggest --model $(MODEL) --pool $(POOL) --n $(N)
+
+label: setup
+	$(PY) -m training label --model $(MODEL) --queue $(QUEUE)
 
 bench: setup
 	$(PY) scripts/bench.py --model $(MODEL)

@@ -63,6 +63,8 @@ def atomic_text_file(path: str | Path):
     try:
         with tmp.open("w", encoding="utf-8") as f:
             yield f
+            f.flush()
+            os.fsync(f.fileno())  # the new content is on disk before it replaces the old
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -82,6 +84,24 @@ def remove_stale_temporaries(directory: str | Path) -> list[Path]:
         else:
             path.unlink(missing_ok=True)
     return stale
+
+
+def append_line_durably(path: str | Path, line: str) -> None:
+    """Append one line and fsync it (and, for a new file, its directory): once this returns, a killed
+    process or a lost power supply cannot lose the line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with path.open("a", encoding="utf-8") as f:
+        f.write(line.rstrip("\n") + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    if new:
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 def write_json_atomic(path: str | Path, payload: dict) -> None:

@@ -1,4 +1,4 @@
-"""Command line: `python -m training train|evaluate|predict|serve` (the Makefile's targets call these)."""
+"""Command line: `python -m training train|evaluate|predict|serve|export|suggest|label|audit` (Makefile targets)."""
 
 from __future__ import annotations
 
@@ -58,15 +58,28 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        from training.ray_engine import predict_with_ray
+
+        n = predict_with_ray(
+            args.model,
+            args.input,
+            args.output,
+            args.concurrency,
+            args.threshold,
+            args.backend,
+            args.precision,
+            args.output_format,
+        )
+        print(f"wrote {n} rows to {args.output}/ ({args.output_format} shards)", file=sys.stderr)
+        return 0
     from training.inference import TopicClassifier
 
-    classifier = TopicClassifier.from_pretrained(args.model, precision=args.precision)
+    classifier = TopicClassifier.from_pretrained(args.model, backend=args.backend, precision=args.precision)
     if args.input:
         from training.predict_file import predict_file
 
-        n = predict_file(
-            classifier, args.input, args.output, args.num_shards, args.shard_index, args.threshold
-        )
+        n = predict_file(classifier, args.input, args.output, args.num_shards, args.shard_index, args.threshold)
         print(f"wrote {n} rows to {args.output}", file=sys.stderr)
         return 0
     # One output line per input line: a blank line comes back with null labels, so outputs stay aligned.
@@ -86,7 +99,34 @@ def _serve(args: argparse.Namespace) -> int:
         max_texts=args.max_texts or RequestLimits.max_texts,
         max_text_chars=args.max_text_chars or RequestLimits.max_text_chars,
     )
-    serve(args.model, args.host, args.port, args.workers, args.precision, limits)
+    serve(args.model, args.host, args.port, args.workers, args.precision, limits, args.backend)
+    return 0
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from training.inference import TopicClassifier, find_model_dir
+    from training.suggest import labeled_keys, labeled_patterns, suggest
+
+    model_dir = find_model_dir(args.model)
+    classifier = TopicClassifier.from_pretrained(model_dir)
+    queue = suggest(classifier, args.pool, args.n, labeled_keys(labeled_patterns(model_dir)), args.output)
+    print(f"wrote {len(queue)} snippets to label to {args.output}; review them with `make label`", file=sys.stderr)
+    return 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from training.labeling import serve_labeling
+
+    serve_labeling(args.queue, args.model, port=args.port)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from training.inference import default_model_dir, find_model_dir
+    from training.openvino_backend import export_openvino
+
+    path = export_openvino(find_model_dir(args.model or default_model_dir()))
+    print(f"wrote {path}")
     return 0
 
 
@@ -103,7 +143,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from training.device import PRECISIONS
+    from training.device import BACKENDS, PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,19 +164,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", action="append", help="a text to tag; repeat for more")
     p.add_argument("--threshold", type=float, default=None, help="one threshold for every topic")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the CPU has it")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="openvino: run the model's OpenVINO export")
     p.add_argument("--input", default=None, help="JSONL/CSV/Parquet file with a 'text' column, streamed")
     p.add_argument("--output", default=None, help="JSONL: every input row plus its predictions")
     p.add_argument("--num-shards", type=int, default=1, help="split --input into this many contiguous shards")
     p.add_argument("--shard-index", type=int, default=0, help="the shard this process tags, from 0")
-    p = sub.add_parser("serve", help="HTTP service: POST /predict, GET /topics, GET /health, docs at /docs")
+    p.add_argument(
+        "--engine",
+        choices=["file", "ray"],
+        default="file",
+        help="ray: --input may be a glob or dir (any pyarrow URI), --output a dir of shards (needs [ray])",
+    )
+    p.add_argument("--concurrency", type=int, default=None, help="--engine ray: model actors (default: free CPUs)")
+    p.add_argument("--output-format", choices=["jsonl", "parquet"], default="jsonl", help="--engine ray: shard format")
+    p = sub.add_parser("serve", help="HTTP service: POST /predict, /explain, GET /topics, /health, docs at /docs")
     p.add_argument("--model", default=None)
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 exposes it beyond this machine")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="processes, each with its own copy of the model")
     p.add_argument("--precision", choices=PRECISIONS, default="auto")
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="openvino: run the model's OpenVINO export")
     # Defaults live in training.serve.RequestLimits (not imported here: fastapi is slow to import).
     p.add_argument("--max-texts", type=int, default=None, help="most texts in one request (default 256)")
     p.add_argument("--max-text-chars", type=int, default=None, help="most characters per text (default 10000)")
+    p = sub.add_parser("suggest", help="rank an unlabeled pool: which snippets to label next, with suggested topics")
+    p.add_argument("--pool", required=True, help="JSONL/CSV/Parquet file with a 'text' column")
+    p.add_argument("--n", type=int, default=100, help="snippets to suggest")
+    p.add_argument("--model", default=None, help="model dir (default: runs/default/model or $TOPICS_MODEL)")
+    p.add_argument("--output", default="runs/suggest/queue.jsonl")
+    p = sub.add_parser("label", help="a review page on 127.0.0.1: confirm or fix suggested (or audit-flagged) rows")
+    p.add_argument(
+        "--queue", default="runs/suggest/queue.jsonl", help="from `suggest`, or runs/audit/label_issues.jsonl"
+    )
+    p.add_argument("--model", default=None, help="model dir (default: runs/default/model or $TOPICS_MODEL)")
+    p.add_argument("--port", type=int, default=8001)
+    p = sub.add_parser("export", help="export a trained model for another engine (OpenVINO IR inside the model dir)")
+    p.add_argument("--model", default=None, help="model dir (default: runs/default/model or $TOPICS_MODEL)")
+    p.add_argument("--format", choices=["openvino"], default="openvino")
     p = sub.add_parser("audit", help="flag likely label errors with out-of-fold predictions and cleanlab")
     p.add_argument("--config", default="configs/default.yaml", help="recipe whose train_files/topics_file to audit")
     p.add_argument("--data", nargs="+", default=None, help="labeled files instead of the recipe's")
@@ -154,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "predict" and bool(args.input) != bool(args.output):
         parser.error("--input and --output go together")
+    if args.command == "predict" and args.engine == "ray" and (not args.input or args.num_shards != 1):
+        parser.error("--engine ray needs --input and --output, and schedules the work itself (no --num-shards)")
     if args.command == "predict" and not 0 <= args.shard_index < args.num_shards:
         parser.error(f"--shard-index must be in [0, {args.num_shards}), got {args.shard_index}")
     try:
@@ -165,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "export":
+            return _export(args)
+        if args.command == "suggest":
+            return _suggest(args)
+        if args.command == "label":
+            return _label(args)
         return _predict(args)
     except (ConfigError, DataError, ModelNotFoundError, TrainingError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -107,7 +107,7 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, dict]]:
         yield line_no, row
 
 
-def _parse_row(row: dict, where: str) -> tuple[str, tuple[str, ...], bool]:
+def parse_row(row: dict, where: str) -> tuple[str, tuple[str, ...], bool]:
     """Validate one row -> (text, labels, is_multi_label)."""
     text = row.get("text")
     if text is None:
@@ -141,7 +141,7 @@ def read_examples(files: list[Path]) -> tuple[list[Example], bool]:
         for line_no, row in _raw_rows(path):
             rows_in_file += 1
             where = f"{path}:{line_no}"
-            text, labels, multi = _parse_row(row, where)
+            text, labels, multi = parse_row(row, where)
             kinds.setdefault(multi, where)
             if len(kinds) > 1:
                 raise DataError(
@@ -185,14 +185,16 @@ def resolve_topics(examples: list[Example], topics_file: str | None, multi_label
         raise DataError("multi-label data needs a topics_file listing the topics")
     else:  # single-label without a list: the classes are whatever the data names, in sorted order
         topics = [Topic(name) for name in sorted({e.labels[0] for e in examples})]
-    valid = {t.name for t in topics}
     for e in examples:
-        unknown = [label for label in e.labels if label not in valid]
-        if unknown:
-            raise DataError(
-                f"{e.where}: unknown topic {unknown[0]!r}; valid topics: {', '.join(t.name for t in topics)}"
-            )
+        check_topics(e.labels, e.where, [t.name for t in topics])
     return topics
+
+
+def check_topics(labels, where: str, topic_names: list[str]) -> None:
+    """DataError naming the first label that is not one of `topic_names`."""
+    unknown = [label for label in labels if label not in topic_names]
+    if unknown:
+        raise DataError(f"{where}: unknown topic {unknown[0]!r}; valid topics: {', '.join(topic_names)}")
 
 
 def to_dataset(examples: list[Example], topic_names: list[str], multi_label: bool) -> datasets.Dataset:
@@ -242,11 +244,8 @@ def _labeled_examples(files: list[Path], topic_names: list[str], multi_label: bo
     if file_multi != multi_label:
         kind = "multi-label ('labels')" if multi_label else "single-label ('label')"
         raise DataError(f"{', '.join(map(str, files))}: the model is {kind}; the file is not")
-    valid = set(topic_names)
     for e in examples:
-        unknown = [label for label in e.labels if label not in valid]
-        if unknown:
-            raise DataError(f"{e.where}: unknown topic {unknown[0]!r}; the model knows: {', '.join(topic_names)}")
+        check_topics(e.labels, e.where, topic_names)
     return examples
 
 

@@ -36,6 +36,16 @@ def decisions(scores: np.ndarray, multi_label: bool, thresholds=DEFAULT_THRESHOL
     return onehot
 
 
+def ranked_labels(scores: np.ndarray, topics: list[str], thresholds, multi_label: bool) -> list[str]:
+    """One snippet's labels, highest score first: the topics at or over their thresholds (multi-label), or
+    the arg-max class (single-label)."""
+    ranked = np.argsort(-np.asarray(scores), kind="stable")
+    if not multi_label:
+        return [topics[ranked[0]]]
+    cutoffs = np.broadcast_to(np.asarray(thresholds, dtype=float), len(topics))
+    return [topics[j] for j in ranked if scores[j] >= cutoffs[j]]
+
+
 def reference_matrix(labels: np.ndarray, num_topics: int, multi_label: bool) -> np.ndarray:
     labels = np.asarray(labels)
     if multi_label:
