@@ -22,12 +22,15 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from training.artifacts import atomic_text_file
 from training.errors import DataError
-from training.inference import TopicClassifier
+
+if TYPE_CHECKING:  # only annotations: the Ray engine's read workers import this module without torch
+    from training.inference import TopicClassifier
 from training.readers import check_readable, read_rows
 
 OUTPUT_FIELDS = ("predicted_labels", "predicted_scores")
@@ -62,9 +65,34 @@ def survey(path: Path) -> int:
     return total
 
 
-def _chunks(rows: Iterator, size: int) -> Iterator[list]:
+def chunks(rows: Iterator, size: int) -> Iterator[list]:
+    """Consecutive lists of `size` items (the last one shorter) from any iterator."""
     while chunk := list(itertools.islice(rows, size)):
         yield chunk
+
+
+def tag_texts(classifier: TopicClassifier, texts: list, threshold=None) -> list[dict | None]:
+    """{predicted_labels, predicted_scores} per text, None for a text that is null, not a string or blank: the
+    output fields of predict-file and of the Ray engine (training.ray_engine)."""
+    has_text = [isinstance(text, str) and bool(text.strip()) for text in texts]
+    predictions = iter(classifier.predict([t for t, ok in zip(texts, has_text, strict=True) if ok], threshold))
+    tagged = []
+    for ok in has_text:
+        p = next(predictions) if ok else None
+        tagged.append(
+            {
+                "predicted_labels": p.labels,
+                "predicted_scores": {t: round(s, SCORE_DECIMALS) for t, s in p.scores.items()},
+            }
+            if p
+            else None
+        )
+    return tagged
+
+
+def json_line(row: dict) -> str:
+    """One output row as a JSON line: text as it is (not \\u-escaped), values JSON has no type for as str()."""
+    return json.dumps(row, ensure_ascii=False, default=str) + "\n"
 
 
 def predict_file(
@@ -84,19 +112,19 @@ def predict_file(
     rows = itertools.islice(read_rows(input_path), start, stop)
     with atomic_text_file(output_path) as out, progress:
         row_number = start
-        for chunk in _chunks(rows, CHUNK_ROWS):
-            has_text = [isinstance(row.get("text"), str) and bool(row["text"].strip()) for _, row in chunk]
-            texts = [row["text"] for (_, row), ok in zip(chunk, has_text, strict=True) if ok]
-            predictions = iter(classifier.predict(texts, threshold))
-            for (_, row), ok in zip(chunk, has_text, strict=True):
+        for chunk in chunks(rows, CHUNK_ROWS):
+            tagged = tag_texts(classifier, [row.get("text") for _, row in chunk], threshold)
+            for (_, row), fields in zip(chunk, tagged, strict=True):
                 row_number += 1
-                p = next(predictions) if ok else None
-                tagged = {
-                    "id": row["id"] if row.get("id") not in (None, "") else f"{input_path.stem}-{row_number}",
-                    **{k: v for k, v in row.items() if k != "id"},
-                    "predicted_labels": p.labels if p else None,
-                    "predicted_scores": {t: round(s, SCORE_DECIMALS) for t, s in p.scores.items()} if p else None,
-                }
-                out.write(json.dumps(tagged, ensure_ascii=False, default=str) + "\n")
+                row_id = row["id"] if row.get("id") not in (None, "") else f"{input_path.stem}-{row_number}"
+                out.write(
+                    json_line(
+                        {
+                            "id": row_id,
+                            **{k: v for k, v in row.items() if k != "id"},
+                            **(fields or dict.fromkeys(OUTPUT_FIELDS)),
+                        }
+                    )
+                )
             progress.update(len(chunk))
     return stop - start
