@@ -9,6 +9,7 @@
 #   make label [QUEUE=runs/audit/label_issues.jsonl]   # review page on 127.0.0.1:8001, keyboard first
 #   make export-openvino      # OpenVINO IR of MODEL (inside it), for --backend openvino
 #   make bench                # every inference path vs transformers.pipeline: throughput, latency, RSS
+#   make distill              # a 3-layer student of MODEL for throughput -> runs/distill/model
 #   make bench-agnews         # 8 and 64 labels per class on AG News vs the SetFit paper (~15 min)
 
 PYTHON ?= python3
@@ -42,7 +43,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 # TEXT reaches `make predict` through the environment, unexpanded, so quotes and $ in it survive.
 export PREDICT_TEXT := $(value TEXT)
 
-.PHONY: setup train test evaluate predict predict-file serve export-openvino suggest label bench bench-agnews audit lint clean
+.PHONY: setup train test evaluate predict predict-file serve export-openvino suggest label distill bench bench-agnews audit lint clean
 
 setup: $(VENV)/.installed
 
@@ -77,6 +78,9 @@ suggest: setup
 
 label: setup
 	$(PY) -m training label --model $(MODEL) --queue $(QUEUE)
+
+distill: setup
+	$(PY) -m training distill --teacher $(MODEL) $(ARGS)
 
 bench: setup
 	$(PY) scripts/bench.py --model $(MODEL)

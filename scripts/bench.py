@@ -1,13 +1,19 @@
-"""Benchmark predict() against the transformers.pipeline a user would otherwise write.
+"""Every inference path side by side, against the transformers.pipeline a user would otherwise write.
 
-    make bench                                   # runs/default/model, every path
-    python scripts/bench.py --model /tmp/some-model --paths pipeline,int8
+    make bench                                        # runs/default/model (+ runs/distill/model when it exists)
+    python scripts/bench.py --paths pipeline,fp32,openvino --texts 500
 
-For each path, in its own process (so peak RSS is that path's alone): model load time, throughput
-over every snippet in data/snippets/*.jsonl (length-sorted batches for ours; the pipeline with its
-defaults, one text at a time), single-snippet latency p50/p99, and peak RSS. Prints a table with the
-ratios to the pipeline and the issue's targets, and writes runs/bench/bench.json.
-Run it on a quiet machine: the load average before and after is recorded beside the numbers.
+Each path runs in its own process (so peak RSS is that path's alone): model load time (imports
+included), throughput over a fixed sample of the corpus's snippets (tokenization included, after a
+warm-up, best of two passes), one-snippet latency p50/p99 over calls spread evenly over the snippets'
+lengths, peak RSS, and agreement: the share of (snippet, topic) decisions at the model's thresholds
+equal to PyTorch fp32's on the teacher model. The table names the CPU and its bf16/int8 flags; results
+go to runs/bench/bench.json. Run it on a quiet machine: the load average before and after is recorded.
+
+Paths: pipeline (transformers' text-classification pipeline, its defaults), fp32 / bf16 / int8 (PyTorch
+TopicClassifier precisions; bf16 only where the CPU has it natively), openvino / openvino-fp32 (the
+OpenVINO export at the CPU plugin's default precision, or forced to fp32), student / student-openvino
+(the distilled 3-layer model, `make distill`, when its dir exists).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -27,59 +34,71 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-# Only the parent imports `training.data` (and with it `datasets`): each worker's peak RSS is what a
-# user of that path pays, no more. The texts reach the workers through stdin.
-
 SNIPPETS = str(REPO / "data/snippets/*.jsonl")
-PATHS = ("pipeline", "fp32", "bf16", "int8")
-TARGETS = {"snippets_per_s": 1500, "x_pipeline": 5.0, "p50_ms": 5.0, "peak_rss_mb": 600}
-LATENCY_SAMPLES = 300  # single-snippet calls, spread evenly over the corpus's lengths
+# path -> (model: "teacher" or "student", backend, precision)
+PATHS = {
+    "pipeline": ("teacher", "pipeline", "fp32"),
+    "fp32": ("teacher", "torch", "fp32"),
+    "bf16": ("teacher", "torch", "bf16"),
+    "int8": ("teacher", "torch", "int8"),
+    "openvino": ("teacher", "openvino", "auto"),
+    "openvino-fp32": ("teacher", "openvino", "fp32"),
+    "student": ("student", "torch", "auto"),
+    "student-openvino": ("student", "openvino", "auto"),
+}
+TARGETS = {"x_pipeline": 6.0, "openvino_x_pipeline": 8.0, "openvino_p50_ms": 5.0, "student_per_s": 1500}
+LATENCY_SAMPLES = 150  # one-snippet calls, spread evenly over the sample's lengths
 WARMUP_CALLS = 20
+SAMPLE_SEED = 0
 
 
-def realistic_snippets() -> list[str]:
+def snippet_sample(n: int) -> list[str]:
     from training.data import expand_files, read_examples
 
-    examples, _ = read_examples(expand_files([SNIPPETS]))
-    return [e.text for e in examples]
+    texts = [e.text for e in read_examples(expand_files([SNIPPETS]))[0]]
+    return random.Random(SAMPLE_SEED).sample(texts, min(n, len(texts)))
 
 
 def load(path: str, model_dir: str):
-    """-> (function scoring a list of texts, function scoring one text)."""
-    import training  # noqa: F401  registers the topic-bert model type, so the pipeline can load it
-
-    if path == "pipeline":
+    """-> (scores for a list of texts (texts x topics, the model's order), scorer of one text, decisions)."""
+    _, backend, precision = PATHS[path]
+    if backend == "pipeline":
         from transformers import pipeline
 
-        pipe = pipeline("text-classification", model=model_dir)
-        return pipe, pipe
+        from training.inference import TopicClassifier
+
+        pipe = pipeline("text-classification", model=model_dir, top_k=None)
+        topics = TopicClassifier.from_pretrained(model_dir, precision="fp32").topics
+
+        def scores(texts):
+            return np.array([[{d["label"]: d["score"] for d in out}[t] for t in topics] for out in pipe(texts)])
+
+        return scores, pipe
     from training.inference import TopicClassifier
 
-    classifier = TopicClassifier.from_pretrained(model_dir, precision=path)
-    return classifier.predict, classifier.predict
+    classifier = TopicClassifier.from_pretrained(model_dir, backend=backend, precision=precision)
+    return classifier.score, lambda text: classifier.predict(text)
 
 
 def measure(path: str, model_dir: str, texts: list[str]) -> dict:
     """Runs inside the path's own process."""
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
-    predict_many, predict_one = load(path, model_dir)
+    score_many, predict_one = load(path, model_dir)
     load_s = time.perf_counter() - started
     for text in texts[:WARMUP_CALLS]:
         predict_one(text)
-    predict_many(texts[:64])
-
-    started = time.perf_counter()
-    outputs = predict_many(texts)
-    throughput_s = time.perf_counter() - started
-    assert len(outputs) == len(texts)
-
-    by_length = sorted(texts, key=len)
-    sample = [by_length[i] for i in np.linspace(0, len(texts) - 1, LATENCY_SAMPLES).astype(int)]
-    latencies = []
-    for text in sample:
+    score_many(texts[:256])
+    passes = []
+    for _ in range(2):
         started = time.perf_counter()
-        predict_one(text)
+        scores = score_many(texts)
+        passes.append(time.perf_counter() - started)
+    by_length = sorted(texts, key=len)
+    latencies = []
+    for i in np.linspace(0, len(texts) - 1, LATENCY_SAMPLES).astype(int):
+        started = time.perf_counter()
+        predict_one(by_length[i])
         latencies.append(time.perf_counter() - started)
 
     import torch
@@ -87,82 +106,104 @@ def measure(path: str, model_dir: str, texts: list[str]) -> dict:
     return {
         "path": path,
         "texts": len(texts),
-        "load_s": round(load_s, 3),
-        "snippets_per_s": round(len(texts) / throughput_s, 1),
+        "load_s": round(load_s, 2),
+        "snippets_per_s": round(len(texts) / min(passes), 1),
         "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 2),
         "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 2),
-        # ru_maxrss is in KiB on Linux.
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "torch_threads": torch.get_num_threads(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # KiB on Linux
+        "threads": torch.get_num_threads(),
+        "scores": np.round(np.asarray(scores, dtype=float), 5).tolist(),
     }
 
 
 def run_in_subprocess(path: str, model_dir: str, texts: list[str]) -> dict:
-    cmd = [sys.executable, __file__, "--model", model_dir, "--worker", path]
+    cmd = [sys.executable, __file__, "--worker", path, "--model", model_dir]
     done = subprocess.run(cmd, input=json.dumps(texts), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"bench path {path!r} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def format_table(results: list[dict]) -> str:
-    baseline = next((r for r in results if r["path"] == "pipeline"), None)
-    header = (
-        f"{'path':<26}{'load s':>8}{'snippets/s':>12}{'x pipeline':>12}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}"
-    )
-    lines = [header, "-" * len(header)]
+def decisions(result: dict, topic_info: dict) -> np.ndarray:
+    """0/1 (snippets x topics): the result's scores at its model's thresholds."""
+    thresholds = np.array([topic_info["thresholds"].get(t["name"], 0.5) for t in topic_info["topics"]])
+    return np.array(result["scores"]) >= thresholds
+
+
+def format_table(results: list[dict], cpu: str) -> str:
+    pipeline = next((r for r in results if r["path"] == "pipeline"), None)
+    lines = [
+        f"CPU: {cpu}; {os.cpu_count()} cores",
+        "",
+        "| path | model | load s | snippets/s | x pipeline | one snippet p50 ms | p99 ms | peak RSS MB | agreement |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        name = "transformers.pipeline" if r["path"] == "pipeline" else f"predict, {r['path']}"
-        ratio = f"{r['snippets_per_s'] / baseline['snippets_per_s']:.1f}x" if baseline else "-"
+        ratio = f"{r['snippets_per_s'] / pipeline['snippets_per_s']:.1f}" if pipeline else "-"
         lines.append(
-            f"{name:<26}{r['load_s']:>8.2f}{r['snippets_per_s']:>12.0f}{ratio:>12}"
-            f"{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['peak_rss_mb']:>13.0f}"
+            f"| {r['path']} ({r['precision']}) | {PATHS[r['path']][0]} | {r['load_s']:.1f} | "
+            f"{r['snippets_per_s']:.0f} | {ratio} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['peak_rss_mb']} | "
+            f"{r['agreement']:.2%} |"
         )
-    t = TARGETS
-    lines.append(
-        f"{'target':<26}{'':>8}{'>= ' + str(t['snippets_per_s']):>12}{'>= ' + str(t['x_pipeline']) + 'x':>12}"
-        f"{'<= ' + str(t['p50_ms']):>9}{'':>9}{'<= ' + str(t['peak_rss_mb']):>13}"
-    )
     return "\n".join(lines)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(REPO / "runs/default/model"))
+    parser.add_argument("--student", default=str(REPO / "runs/distill/model"))
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, from {', '.join(PATHS)}")
+    parser.add_argument("--texts", type=int, default=2000, help="snippets in the throughput sample")
     parser.add_argument("--output", default=str(REPO / "runs/bench/bench.json"))
-    parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=list(PATHS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(measure(args.worker, args.model, json.load(sys.stdin))))
         return 0
-    from training.artifacts import write_json_atomic
-    from training.device import cpu_summary, cpu_supports_bf16
 
-    if not (Path(args.model) / "config.json").is_file():
+    from training.artifacts import read_topic_info, write_json_atomic
+    from training.device import cpu_summary, cpu_supports_bf16
+    from training.openvino_backend import IR_DIR, IR_FILE, export_openvino
+
+    models = {"teacher": Path(args.model), "student": Path(args.student)}
+    if not (models["teacher"] / "config.json").is_file():
         raise SystemExit(f"no trained model at {args.model}: run `make train` first, or pass --model")
     paths = [p for p in args.paths.split(",") if p]
     if "bf16" in paths and not cpu_supports_bf16():
-        print("skipping bf16: this CPU has no native bf16 (torch would emulate it, slower than fp32)")
+        print("skipping bf16: this CPU has no native bf16 (PyTorch would emulate it, slower than fp32)")
         paths.remove("bf16")
-    texts = realistic_snippets()
+    if not (models["student"] / "config.json").is_file():
+        print(f"skipping the student paths: no model at {args.student} (make distill)")
+        paths = [p for p in paths if PATHS[p][0] != "student"]
+    for name, model_dir in models.items():
+        needs_export = any(PATHS[p][:2] == (name, "openvino") for p in paths)
+        if needs_export and not (model_dir / IR_DIR / IR_FILE).is_file():
+            print(f"exporting {model_dir} to OpenVINO ...", flush=True)
+            export_openvino(model_dir)
+    texts = snippet_sample(args.texts)
     load_before = os.getloadavg()
     results = []
-    for path in paths:
+    for path in ["fp32", *[p for p in paths if p != "fp32"]]:  # fp32 first: the others are compared with it
         print(f"measuring {path} ...", flush=True)
-        results.append(run_in_subprocess(path, args.model, texts))
-    table = format_table(results)
+        results.append(run_in_subprocess(path, str(models[PATHS[path][0]]), texts))
+    info = {name: read_topic_info(d) for name, d in models.items() if (d / "config.json").is_file()}
+    reference = decisions(results[0], info["teacher"])
+    for r in results:
+        r["agreement"] = round(float((decisions(r, info[PATHS[r["path"]][0]]) == reference).mean()), 5)
+        r["precision"] = PATHS[r["path"]][2] if PATHS[r["path"]][2] != "auto" else _resolved(r["path"])
+        del r["scores"]
+    if "fp32" not in paths:
+        results = results[1:]
+    cpu = cpu_summary()
+    table = format_table(results, cpu)
     print("\n" + table)
     write_json_atomic(
         args.output,
         {
             "model": args.model,
-            "cpu": cpu_summary(),
+            "student": args.student if any(PATHS[r["path"]][0] == "student" for r in results) else None,
+            "cpu": cpu,
             "cores": os.cpu_count(),
-            "native_bf16": cpu_supports_bf16(),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "targets": TARGETS,
@@ -172,6 +213,15 @@ def main() -> int:
     )
     print(f"\nwrote {args.output}")
     return 0
+
+
+def _resolved(path: str) -> str:
+    """What "auto" is on this CPU for the path's backend."""
+    from training.device import cpu_supports_bf16, resolve_precision
+
+    if PATHS[path][1] == "openvino":
+        return "bf16" if cpu_supports_bf16() else "fp32"  # the CPU plugin's own default
+    return resolve_precision("auto")
 
 
 if __name__ == "__main__":

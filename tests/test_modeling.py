@@ -19,8 +19,8 @@ def test_batches_cover_every_row_once_shortest_first_padded_to_a_multiple(tokeni
     batches = list(encode_batches(tokenizer, TEXTS, batch_size=2, max_length=64, pad_to_multiple_of=16))
     assert [idx for idx, _ in batches] == [[0, 2], [1]]
     assert batches[0][1]["input_ids"].shape[1] == 16  # two texts: padded up to a multiple of 16
-    # One text: its own length, no padding.
-    assert batches[1][1]["input_ids"].shape[1] == len(tokenizer(TEXTS[1], truncation=True, max_length=64)["input_ids"])
+    # One text alone is padded too: every shape the kernels see is a multiple of 16.
+    assert batches[1][1]["input_ids"].shape[1] % 16 == 0
     in_order = list(encode_batches(tokenizer, TEXTS, batch_size=2, max_length=64, by_length=False))
     assert [idx for idx, _ in in_order] == [[0, 1], [2]]
 

@@ -35,6 +35,25 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def _distill(args: argparse.Namespace, overrides: list[str]) -> int:
+    from training.config import load_config
+    from training.distill import distill
+
+    config = load_config(args.config, overrides)
+    metrics = distill(config, args.teacher)
+    print(f"\nstudent on the test split ({config.name}), tuned thresholds:")
+    _print_metrics(metrics["test"], metrics["thresholds"], metrics["baselines"])
+    if "blind" in metrics:
+        print("\nstudent on the blind evaluation set:")
+        _print_metrics(metrics["blind"], metrics["thresholds"], {})
+    for split in ("test", "blind"):
+        if split in metrics.get("teacher", {}) and split in metrics:
+            teacher, student = metrics["teacher"][split]["macro_f1"], metrics[split]["macro_f1"]
+            print(f"{split}: macro-F1 student {student:.3f}, teacher {teacher:.3f} ({student - teacher:+.3f})")
+    print(f"saved {config.model_dir}")
+    return 0
+
+
 def _print_metrics(metrics: dict, thresholds: dict[str, float], baselines: dict[str, dict]) -> None:
     """The report's own tables (training.report), so the terminal and report.md always agree."""
     from training.report import interval_line, metrics_table, summary_table
@@ -154,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="configs/default.yaml")
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in output_dir")
+    p = sub.add_parser(
+        "distill", help="train a 3-layer student on a trained teacher's scores (--key value pairs override)"
+    )
+    p.add_argument("--config", default="configs/distill.yaml")
+    p.add_argument("--teacher", default=None, help="teacher model dir (default: runs/default/model)")
     p = sub.add_parser("evaluate", help="evaluate a saved model on a labeled file or a recipe's test split")
     p.add_argument("--model", default=None, help="model dir (default: runs/default/model or $TOPICS_MODEL)")
     p.add_argument("--data", default=None, help="labeled JSONL/CSV/Parquet file")
@@ -214,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "train":
+    if extra and args.command not in ("train", "distill"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "predict" and bool(args.input) != bool(args.output):
         parser.error("--input and --output go together")
@@ -225,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args, extra)
+        if args.command == "distill":
+            return _distill(args, extra)
         if args.command == "evaluate":
             return _evaluate(args)
         if args.command == "audit":

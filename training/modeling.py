@@ -134,23 +134,19 @@ def encode_batches(
     by_length: bool = True,
     pad_to_multiple_of: int | None = None,
 ) -> Iterator[tuple[list[int], BatchEncoding]]:
-    """(row indices, tokenized tensors) per batch of `texts`. With `by_length`, rows are sorted by length
-    first, so each batch pads only to its own longest text; `pad_to_multiple_of` rounds that up (a bounded
-    set of shapes). The one tokenize-and-batch loop of inference, the few-label stages and their tests."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if by_length else list(range(len(texts)))
+    """(row indices, padded tensors) per batch of `texts`, tokenized in one call. With `by_length`, rows are
+    sorted by their number of word pieces first, so each batch pads only to its own longest text;
+    `pad_to_multiple_of` rounds that up, one text alone included (a bounded set of shapes). The one
+    tokenize-and-batch loop of inference, the few-label stages and their tests."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    order = sorted(range(len(texts)), key=lengths.__getitem__) if by_length else list(range(len(texts)))
+    # The fast tokenizer warns that one call with padding is faster; here the batches are formed after it.
+    tokenizer.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        yield (
-            idx,
-            tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                pad_to_multiple_of=pad_to_multiple_of if len(idx) > 1 else None,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ),
-        )
+        rows = {key: [values[i] for i in idx] for key, values in encoded.items()}
+        yield idx, tokenizer.pad(rows, pad_to_multiple_of=pad_to_multiple_of, return_tensors="pt")
 
 
 def load_tokenizer(args: ModelArguments) -> PreTrainedTokenizerBase:

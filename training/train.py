@@ -76,8 +76,11 @@ def check_learned(history: list[dict], validation: dict, references: np.ndarray,
         )
 
 
-def train(config: Config) -> dict:
-    """Train, tune thresholds, evaluate, and save `<output_dir>/model` and `metrics.json`."""
+def train(config: Config, teacher: TopicClassifier | None = None) -> dict:
+    """Train, tune thresholds, evaluate, and save `<output_dir>/model` and `metrics.json`.
+
+    With a `teacher` (distillation, training.distill), the training split's targets are the teacher's scores
+    instead of the labels; validation, thresholds and every reported number still use the labels."""
     started = time.time()
     set_seed(config.training.seed)
     output_dir = Path(config.training.output_dir)
@@ -89,6 +92,10 @@ def train(config: Config) -> dict:
     if len(data.splits["validation"]) == 0:
         raise DataError("the validation split is empty: raise validation_fraction or add data")
     blind = load_blind_set(config.data.eval_files, data)
+    if teacher is not None:
+        data.splits["train"] = data.splits["train"].map(
+            lambda batch: {"labels": teacher.score(batch["text"]).tolist()}, batched=True, desc="teacher scores"
+        )
     logger.info(
         "data: %s, blind evaluation set: %s",
         {split: len(ds) for split, ds in data.splits.items()},
