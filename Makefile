@@ -43,7 +43,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 # TEXT reaches `make predict` through the environment, unexpanded, so quotes and $ in it survive.
 export PREDICT_TEXT := $(value TEXT)
 
-.PHONY: setup train test evaluate predict predict-file serve export-openvino suggest label distill bench bench-agnews audit lint clean
+.PHONY: setup browser train test evaluate predict predict-file serve export-openvino suggest label distill bench bench-agnews audit lint clean
 
 setup: $(VENV)/.installed
 
@@ -55,8 +55,15 @@ $(VENV)/.installed: pyproject.toml
 train: setup
 	$(TRAIN_LAUNCHER) train --config $(CONFIG) $(ARGS)
 
-test: setup
+test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The review page's browser test (tests/test_labeling.py) drives Debian's chromium through chromedriver;
+# they come from apt, never from a download step. Without root the test skips and says so.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) || \
+	  echo "could not install chromium and chromium-driver: tests/test_labeling.py's browser test will skip"
 
 evaluate: setup
 	$(PY) -m training evaluate --model $(MODEL) $(if $(DATA),--data $(DATA),--config $(CONFIG))

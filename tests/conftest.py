@@ -58,6 +58,13 @@ def assert_same_prediction(labels, scores: dict, expected_labels, expected_score
     assert set(labels) - borderline == set(expected_labels) - borderline
 
 
+def tiny_train_args(data: Path, topics: Path, output_dir: Path, *overrides: str) -> list[str]:
+    """`python -m training` arguments that train configs/tiny.yaml on these files into output_dir."""
+    config = str(REPO / "configs/tiny.yaml")
+    return ["train", "--config", config, "--train_files", f"[{data}]", "--topics_file", str(topics),
+            "--output_dir", str(output_dir), *overrides]  # fmt: skip
+
+
 @pytest.fixture
 def topics_file(tmp_path) -> Path:
     return write_topics(tmp_path / "topics.yaml")
@@ -73,23 +80,7 @@ def tiny_run(tmp_path_factory) -> dict:
     blind = write_jsonl(root / "blind.jsonl", [dict(r, text=f"blind {r['text']}") for r in toy_rows(40, seed=9)])
     topics = write_topics(root / "topics.yaml")
     out = root / "run"
-    code = main(
-        [
-            "train",
-            "--config",
-            str(REPO / "configs/tiny.yaml"),
-            "--train_files",
-            f"[{data}]",
-            "--topics_file",
-            str(topics),
-            "--output_dir",
-            str(out),
-            "--num_train_epochs",
-            "8",
-            "--eval_files",
-            f"[{blind}]",
-        ]
-    )
+    code = main(tiny_train_args(data, topics, out, "--num_train_epochs", "8", "--eval_files", f"[{blind}]"))
     assert code == 0
     return {"output_dir": out, "model_dir": out / "model", "data": data, "topics": topics, "blind": blind}
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, SCORE_TOLERANCE, toy_rows, write_jsonl, write_topics
+from tests.conftest import REPO, SCORE_TOLERANCE, tiny_train_args, toy_rows, write_jsonl, write_topics
 from training.cli import main
 from training.inference import TopicClassifier
 
@@ -26,22 +26,9 @@ def recipe_args(tmp_path, out, *extra) -> list[str]:
     if not data.exists():
         write_jsonl(data, toy_rows())
         write_topics(tmp_path / "topics.yaml")
-    return [
-        "train",
-        "--config",
-        str(REPO / "configs/tiny.yaml"),
-        "--train_files",
-        f"[{data}]",
-        "--topics_file",
-        str(tmp_path / "topics.yaml"),
-        "--output_dir",
-        str(out),
-        "--num_train_epochs",
-        "10",
-        "--early_stopping_patience",
-        "20",
-        *extra,
-    ]
+    return tiny_train_args(
+        data, tmp_path / "topics.yaml", out, "--num_train_epochs", "10", "--early_stopping_patience", "20", *extra
+    )
 
 
 def kill_after_checkpoint(args: list[str], out, min_step: int) -> None:

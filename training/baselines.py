@@ -24,8 +24,8 @@ from training.data import TopicDataset
 from training.device import cpu_supports_bf16
 from training.metrics import topic_metrics
 from training.modeling import resolve_model_path
-from training.scoring import decisions, reference_matrix
-from training.thresholds import DEFAULT_THRESHOLD, tune_thresholds
+from training.scoring import DEFAULT_THRESHOLD, decisions, reference_matrix
+from training.thresholds import tune_thresholds
 
 logger = logging.getLogger(__name__)
 

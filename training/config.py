@@ -122,6 +122,10 @@ class TopicTrainingArguments(TrainingArguments):
     descriptions_as_examples: bool = field(
         default=False, metadata={"help": "few labels: each topic's description joins as one more labeled example"}
     )
+    baselines: bool = field(
+        default=True,
+        metadata={"help": "fit the TF-IDF and frozen-MiniLM baselines for the report (~25 s); false skips them"},
+    )
     # TrainingArguments keys with this package's defaults.
     output_dir: str | None = field(default=None, metadata={"help": "runs/<recipe name> unless given"})
     eval_strategy: str = field(default="epoch", metadata={"help": "evaluate validation macro-F1 every epoch"})

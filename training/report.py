@@ -151,8 +151,7 @@ def calibration_table(temperature: dict, metrics: dict | None = None) -> str:
     """Per topic: temperature, validation ECE before and after it, and (given metrics) ECE on those rows."""
     header = ["topic", "temperature", "validation ECE before", "validation ECE after"]
     rows = [
-        [name, f"{t:.3g}"]
-        + [fmt(temperature[f"validation_ece_{when}"][name]) for when in ("before", "after")]
+        [name, f"{t:.3g}"] + [fmt(temperature[f"validation_ece_{when}"][name]) for when in ("before", "after")]
         for name, t in temperature["values"].items()
     ]
     if metrics is not None:
@@ -171,7 +170,8 @@ def _summary_section(metrics: dict, baselines: dict[str, dict]) -> str:
         "Baselines are fitted on the model's own train split with thresholds tuned on its validation "
         "split; in brackets, how far the fine-tuned model is ahead (+) or behind (-)."
         if baselines
-        else "No baselines: the training data named in the model's training_config.yaml was not found."
+        else "No baselines: the recipe skipped them (baselines: false), or the training data named in the model's "
+        "training_config.yaml is not here."
     )
     return "## Summary\n\n" + summary_table(metrics, baselines) + "\n\n" + note
 
@@ -179,8 +179,11 @@ def _summary_section(metrics: dict, baselines: dict[str, dict]) -> str:
 def _topic_section(metrics: dict, split: ScoredSplit) -> str:
     thresholds = dict(zip(split.topics, split.thresholds, strict=True)) if split.multi_label else None
     return (
-        "## Per topic (fine-tuned model)\n\n" + metrics_table(metrics, thresholds) + "\n\n"
-        + interval_line(metrics) + " "
+        "## Per topic (fine-tuned model)\n\n"
+        + metrics_table(metrics, thresholds)
+        + "\n\n"
+        + interval_line(metrics)
+        + " "
         'Exact match: the share of snippets whose whole topic set is right (including "no topic"). '
         "ECE: expected calibration error, how far scores are from the share of snippets they are right on."
     )
@@ -214,9 +217,7 @@ def _baseline_section(metrics: dict, baselines: dict[str, dict]) -> str:
 
 def _calibration_section(metrics: dict, temperature: dict | None) -> str:
     if temperature is None:
-        table = markdown_table(
-            ["topic", "ECE here"], [[n, fmt(m["ece"])] for n, m in metrics["per_topic"].items()]
-        )
+        table = markdown_table(["topic", "ECE here"], [[n, fmt(m["ece"])] for n, m in metrics["per_topic"].items()])
         note = "The model was saved without a calibration record."
     else:
         table = calibration_table(temperature, metrics)
@@ -266,11 +267,7 @@ def _errors_section(split: ScoredSplit, predictions: np.ndarray) -> str:
             for i in order[:WORST_ERRORS_PER_TOPIC]
         ]
         heading = f"### {name}: {len(false_pos)} false positives, {len(false_neg)} false negatives"
-        body = (
-            markdown_table(["error", "score", "snippet", "true topics", "predicted"], rows)
-            if rows
-            else "No errors."
-        )
+        body = markdown_table(["error", "score", "snippet", "true topics", "predicted"], rows) if rows else "No errors."
         parts.append(f"{heading}\n\n{body}")
     return "\n\n".join(parts)
 
@@ -301,9 +298,7 @@ def _pr_curves(split: ScoredSplit, metrics: dict) -> Figure:
         label = f"t={fmt_threshold(split.thresholds[j])}" if split.multi_label else "arg-max"
         ax.plot([chosen_r], [chosen_p], "o", color="crimson", label=label)
         ax.legend(loc="lower left", fontsize=8)
-        ax.set_title(
-            f"{name}\nAP {average_precision_score(truth, scores):.2f}, n={int(truth.sum())}", fontsize=9
-        )
+        ax.set_title(f"{name}\nAP {average_precision_score(truth, scores):.2f}, n={int(truth.sum())}", fontsize=9)
     for ax in axes[len(split.topics) :]:
         ax.set_visible(False)
     figure.tight_layout()
@@ -340,9 +335,7 @@ def _confusion(split: ScoredSplit, predictions: np.ndarray) -> Figure:
             ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7, color=colour)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
-    ax.set(
-        xlabel="predicted topic", ylabel="true topic", title="hits (diagonal) and wrong tags by true topic"
-    )
+    ax.set(xlabel="predicted topic", ylabel="true topic", title="hits (diagonal) and wrong tags by true topic")
     figure.colorbar(image, ax=ax, label="share of the true topic's snippets")
     figure.tight_layout()
     return figure

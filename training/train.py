@@ -1,7 +1,10 @@
-"""The training recipe, top to bottom: data, tokenizer, model, Trainer, calibration, thresholds, test,
-baselines, save with a model card, report.
+"""The training recipe, top to bottom: data, tokenizer, model, Trainer; then the model is saved to its
+temporary dir and loaded back as users load it, calibrated and thresholded on validation, scored on
+validation, test and the blind set, compared with the baselines, given a model card, moved into place,
+and reported.
 
-    python -m training train --config configs/default.yaml [--num_train_epochs 3 ...]
+    python -m training train --config configs/default.yaml [--num_train_epochs 3 ...] [--resume]
+    torchrun --standalone --nproc_per_node 2 -m training train ...   # DDP; rank 0 scores and saves
 """
 
 from __future__ import annotations
@@ -22,15 +25,15 @@ from training.calibration import calibrate, fold_temperature
 from training.config import Config
 from training.data import TopicDataset, build_dataset, load_blind_set
 from training.errors import DataError, TrainingError
-from training.evaluation import score_split, split_metrics
+from training.evaluation import score_metrics, score_split, split_metrics
 from training.fewshot import prepare_for_few_labels
 from training.inference import TopicClassifier
 from training.metrics import chance_macro_f1
 from training.model_card import write_model_card
 from training.modeling import build_model, load_tokenizer
 from training.report import REPORT_DIR, write_report
-from training.scoring import reference_matrix, scores_from_logits
-from training.thresholds import DEFAULT_THRESHOLD, tune_thresholds
+from training.scoring import DEFAULT_THRESHOLD, reference_matrix, scores_from_logits
+from training.thresholds import tune_thresholds
 from training.trainer import TopicTrainer, make_compute_metrics, positive_weights
 
 logger = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ def resume_checkpoint(config: Config) -> str | None:
         if not complete:
             raise TrainingError(f"nothing to resume: {output_dir} has no complete checkpoint-* dir")
         for partial in checkpoints:
-            if partial not in complete:
+            if partial not in complete and config.training.process_index == 0:
                 shutil.rmtree(partial, ignore_errors=True)
         return str(complete[-1])
     if not (Path(wanted) / TRAINER_STATE_NAME).is_file():
@@ -92,10 +95,6 @@ def train(config: Config, teacher: TopicClassifier | None = None) -> dict:
     if len(data.splits["validation"]) == 0:
         raise DataError("the validation split is empty: raise validation_fraction or add data")
     blind = load_blind_set(config.data.eval_files, data)
-    if teacher is not None:
-        data.splits["train"] = data.splits["train"].map(
-            lambda batch: {"labels": teacher.score(batch["text"]).tolist()}, batched=True, desc="teacher scores"
-        )
     logger.info(
         "data: %s, blind evaluation set: %s",
         {split: len(ds) for split, ds in data.splits.items()},
@@ -113,6 +112,9 @@ def train(config: Config, teacher: TopicClassifier | None = None) -> dict:
         )
 
     tokenized = tokenize(data.splits)
+    if teacher is not None:  # the training split learns the teacher's scores; data.splits keeps the labels
+        soft_targets = teacher.score(data.splits["train"]["text"]).tolist()
+        tokenized["train"] = tokenized["train"].remove_columns("labels").add_column("labels", soft_targets)
     model = build_model(config.model, data.topic_names, data.multi_label, tokenizer.vocab_size)
     # Contrastive stage and prototype head (training.fewshot), both off by default.
     callbacks = prepare_for_few_labels(model, tokenizer, data, config)
@@ -160,9 +162,11 @@ def train(config: Config, teacher: TopicClassifier | None = None) -> dict:
         write_model_files(
             model_dir, classifier.model, tokenizer, topic_info(config, data, thresholds, temperature), config.source
         )
-        classifier = TopicClassifier.from_pretrained(model_dir, precision="fp32")
-        validation = split_metrics(score_split(classifier, validation_set, "the validation split"))
+        # The scores the saved model now returns on validation are val_scores: no second pass over it.
+        threshold_vector = [thresholds.get(n, DEFAULT_THRESHOLD) for n in data.topic_names]
+        validation = score_metrics(val_scores, val_refs, data.topic_names, data.multi_label, threshold_vector)
         check_learned(history, validation, val_refs, config.model_dir)
+        classifier = TopicClassifier.from_pretrained(model_dir, precision="fp32")
         metrics = {
             "config": config.name,
             "examples": {split: len(ds) for split, ds in data.splits.items()},
@@ -181,8 +185,12 @@ def train(config: Config, teacher: TopicClassifier | None = None) -> dict:
         if blind is not None:
             scored = score_split(classifier, blind, ", ".join(config.data.eval_files))
             metrics["blind"] = {"files": config.data.eval_files, "n": len(blind), **split_metrics(scored)}
-        metrics["baselines"] = run_baselines(
-            data, reported.texts, reported.references, config.training.threshold_shrinkage, config.training.seed
+        metrics["baselines"] = (
+            run_baselines(
+                data, reported.texts, reported.references, config.training.threshold_shrinkage, config.training.seed
+            )
+            if config.training.baselines
+            else {}
         )
         write_model_card(model_dir, config, data, metrics)
     metrics["train_seconds"] = round(time.time() - started, 1)
