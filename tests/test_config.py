@@ -98,6 +98,8 @@ def test_missing_config_file_is_named(tmp_path):
         (["--bf16", "maybe"], "bf16 must be auto, true or false"),
         (["--seed", "[1, 2]"], "seed takes one value"),
         (["--lr_scheduler_type", "wobbly"], "argument --lr_scheduler_type.*invalid choice"),
+        (["--push_to_hub", "true"], "push_to_hub: this package never reaches a model hub"),
+        (["--report_to", "wandb"], "report_to must be none"),
     ],
 )
 def test_bad_override_values_name_the_key(override, message):

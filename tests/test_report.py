@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 
 import numpy as np
@@ -75,6 +76,11 @@ def test_training_leaves_a_report_that_matches_metrics_json(tiny_run):
     for plot in PLOTS:
         assert f"]({plot})" in report
     assert_valid_pngs(report_dir)
+    # Each worst error names the words that drove its topic (occlusion), with their logit weight.
+    errors = section(report, "Worst errors")
+    rows = [line for line in errors.splitlines() if line.startswith("| false")]
+    assert rows and all(line.rstrip(" |").split("|")[-1].strip() for line in rows)
+    assert re.search(r"\| \w[\w'-]* \([+-]\d+\.\d\)", errors)
 
 
 def test_make_evaluate_writes_the_same_report_for_any_labeled_file(tiny_run, tmp_path, capsys):

@@ -145,6 +145,12 @@ class TopicTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(default=False, metadata={"help": "no GPU to pin for"})
 
     def __post_init__(self):
+        # Keys TrainingArguments accepts that would reach the network, which this package never does.
+        require(not self.push_to_hub, "push_to_hub: this package never reaches a model hub (save, then copy the dir)")
+        require(
+            self.report_to in (None, "none", [], ["none"]),
+            f"report_to must be none (experiment trackers reach the network), got {self.report_to!r}",
+        )
         self.bf16 = _resolve_bf16(self.bf16)
         if not _cuda_available():
             # Told it is on a CPU, the Trainer allows bf16 there and runs DDP over gloo (MULTI_CPU).

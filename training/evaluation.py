@@ -116,7 +116,7 @@ def evaluate_and_report(
     }
     write_json_atomic(output, results)
     title = f"Evaluation report: {model_dir}"
-    write_report(report_dir(output), title, split, metrics, baselines, temperature)
+    write_report(report_dir(output), title, split, metrics, baselines, temperature, classifier.explain)
     return results
 
 

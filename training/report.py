@@ -15,6 +15,7 @@ to that JSON (metrics.json after training), so the two always agree.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,8 @@ PLOTS = {
 }
 # Enough to see a pattern in a topic's mistakes without drowning the report.
 WORST_ERRORS_PER_TOPIC = 5
+# Words shown beside each worst error: enough to see why, short enough for a table cell.
+EXPLAINED_WORDS = 3
 SNIPPET_CHARS = 220
 NO_TOPIC = "(no topic)"
 
@@ -65,10 +68,12 @@ def write_report(
     metrics: dict,
     baselines: dict[str, dict],
     temperature: dict | None,
+    explain: Callable | None = None,
 ) -> Path:
     """Write report.md and the plots. `metrics` is evaluation.score_metrics of `split`; `baselines` is
     baselines.run_baselines on the same rows ({} when they could not be run); `temperature` is the
-    calibration record saved with the model (None for models saved without one)."""
+    calibration record saved with the model (None for models saved without one); `explain` (a
+    TopicClassifier's explain method) adds the words behind each worst error."""
     predictions = split.predictions
     sections = [
         f"# {title}\n\nEvaluated on {split.name}: {len(split.texts)} snippets, {len(split.topics)} topics.",
@@ -77,7 +82,7 @@ def write_report(
         _baseline_section(metrics, baselines),
         _calibration_section(metrics, temperature),
         "## Plots\n\n" + "\n\n".join(f"![{caption}]({name})" for name, caption in PLOTS.items()),
-        _errors_section(split, predictions),
+        _errors_section(split, predictions, explain),
     ]
     # All or nothing: a crash half-way never leaves a report whose plots belong to another run.
     with atomic_dir(report_dir) as tmp:
@@ -242,11 +247,18 @@ def _topic_list(row: np.ndarray, topics: list[str]) -> str:
     return ", ".join(t for t, on in zip(topics, row, strict=True) if on) or NO_TOPIC
 
 
-def _errors_section(split: ScoredSplit, predictions: np.ndarray) -> str:
+def _errors_section(split: ScoredSplit, predictions: np.ndarray, explain: Callable | None) -> str:
     parts = [
         "## Worst errors\n\nPer topic, the false positives it scored highest and the false negatives it "
-        f"scored lowest (up to {WORST_ERRORS_PER_TOPIC} each)."
+        f"scored lowest (up to {WORST_ERRORS_PER_TOPIC} each)"
+        + (
+            '; "words" are the ones that drove the topic\'s score most, with how far its logit falls '
+            "without each (occlusion, training.explain)."
+            if explain
+            else "."
+        )
     ]
+    explained: dict[int, object] = {}  # a snippet can be an error under several topics: explain it once
     for j, name in enumerate(split.topics):
         scores, truth, predicted = split.scores[:, j], split.references[:, j] == 1, predictions[:, j] == 1
         false_pos = np.flatnonzero(predicted & ~truth)
@@ -255,19 +267,24 @@ def _errors_section(split: ScoredSplit, predictions: np.ndarray) -> str:
             ("false positive", false_pos[np.argsort(-scores[false_pos], kind="stable")]),
             ("false negative", false_neg[np.argsort(scores[false_neg], kind="stable")]),
         ]
-        rows = [
-            [
-                kind,
-                f"{scores[i]:.3f}",
-                _snippet(split.texts[i]),
-                _topic_list(split.references[i], split.topics),
-                _topic_list(predictions[i], split.topics),
-            ]
-            for kind, order in worst
-            for i in order[:WORST_ERRORS_PER_TOPIC]
-        ]
+        rows = []
+        for kind, order in worst:
+            for i in order[:WORST_ERRORS_PER_TOPIC]:
+                row = [
+                    kind,
+                    f"{scores[i]:.3f}",
+                    _snippet(split.texts[i]),
+                    _topic_list(split.references[i], split.topics),
+                    _topic_list(predictions[i], split.topics),
+                ]
+                if explain:
+                    explanation = explained.setdefault(i, explain(split.texts[i]))
+                    top = [a for a in explanation.words[name][:EXPLAINED_WORDS] if a.weight > 0]
+                    row.append(", ".join(f"{a.word} ({a.weight:+.1f})" for a in top) or "-")
+                rows.append(row)
         heading = f"### {name}: {len(false_pos)} false positives, {len(false_neg)} false negatives"
-        body = markdown_table(["error", "score", "snippet", "true topics", "predicted"], rows) if rows else "No errors."
+        header = ["error", "score", "snippet", "true topics", "predicted"] + (["words"] if explain else [])
+        body = markdown_table(header, rows) if rows else "No errors."
         parts.append(f"{heading}\n\n{body}")
     return "\n\n".join(parts)
 

@@ -196,7 +196,11 @@ def train(config: Config, teacher: TopicClassifier | None = None) -> dict:
     metrics["train_seconds"] = round(time.time() - started, 1)
     write_json_atomic(output_dir / "metrics.json", metrics)
     title = f"Evaluation report: {config.model_dir} (recipe {config.name})"
-    write_report(output_dir / REPORT_DIR, title, reported, metrics[reported_split], metrics["baselines"], temperature)
+    # The worst errors' words come from the precision users get (bf16 where native): ~3x faster than fp32 here.
+    explainer = TopicClassifier.from_pretrained(config.model_dir).explain
+    write_report(
+        output_dir / REPORT_DIR, title, reported, metrics[reported_split], metrics["baselines"], temperature, explainer
+    )
     return metrics
 
 
