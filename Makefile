@@ -4,7 +4,8 @@
 #   make evaluate MODEL=runs/default/model DATA=path/to/labeled.jsonl
 #   make predict TEXT="US sanctions target Russia's crude oil exports"
 #   make predict-file INPUT=snippets.jsonl OUTPUT=tagged.jsonl [ARGS="--num-shards 2 --shard-index 0"]
-#   make serve [PORT=8000]    # POST /predict, GET /topics, GET /health, docs at /docs
+#   make predict-file INPUT='archive/*.jsonl' OUTPUT=runs/tagged ARGS="--engine ray"   # Ray Data, a dir of shards
+#   make serve [PORT=8000]    # POST /predict, /explain, GET /topics, /health, docs at /docs
 #   make suggest POOL=inbox.jsonl [N=100]   # which snippets to label next -> runs/suggest/queue.jsonl
 #   make label [QUEUE=runs/audit/label_issues.jsonl]   # review page on 127.0.0.1:8001, keyboard first
 #   make export-openvino      # OpenVINO IR of MODEL (inside it), for --backend openvino

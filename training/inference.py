@@ -8,11 +8,12 @@
 
 `TopicClassifier.from_pretrained(dir)` keeps one model loaded; the module-level `predict` caches it.
 
-Precision: "fp32" is the reference. "bf16" runs the matrix math under bf16 autocast: ~1.8x faster
-than fp32 on CPUs with native bf16 (AMX / avx512-bf16), slower elsewhere. "int8" is torch dynamic
-quantization of the encoder's Linear layers: ~2.3x faster than fp32 on any x86 CPU, at a slightly
-larger distance from fp32's answers. "auto" is bf16 where the CPU has it, else fp32. `make bench`
-measures every path; tests/test_parity.py holds bf16 and int8 to fp32's decisions.
+Precision (PyTorch): "fp32" is the reference. "bf16" loads the encoder's weights as bf16 once (head and
+pooler stay fp32): 3.2x fp32's throughput on 2 AMX cores, and slower than fp32 on CPUs without native
+bf16. "int8" is torch dynamic quantization of the encoder's Linear layers. "auto" is bf16 where the CPU
+has native bf16, else fp32. `backend="openvino"` runs the model's OpenVINO export instead
+(training.openvino_backend). `make bench` measures every path (README, "Fast inference");
+tests/test_parity.py holds them to fp32's decisions.
 """
 
 from __future__ import annotations
