@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -71,6 +72,7 @@ def main() -> int:
                 labeled = Path(tmp) / "labeled.jsonl"
                 labeled.write_text("".join(json.dumps(r) + "\n" for r in [*(pool[i] for i in chosen), *held]))
                 run_dir = output / arm / f"round-{round_no:02d}"
+                shutil.rmtree(run_dir, ignore_errors=True)  # a round interrupted before is started over
                 overrides = {
                     "train_files": [str(labeled)],
                     "output_dir": str(run_dir),

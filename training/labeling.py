@@ -36,6 +36,8 @@ from training.topics import Topic
 
 LABELED_DIR = Path("data/snippets")
 AUDIT_DIR = Path("data/audit")
+
+
 class Decision(BaseModel):
     """The page's request: which queue item, and (to accept it) its topics."""
 
