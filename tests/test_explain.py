@@ -1,4 +1,4 @@
-"""Occlusion explanations: a topic's top words are the ones that name it."""
+"""Sampled Shapley explanations: a topic's top words are the ones that name it."""
 
 import pytest
 from conftest import VOCAB
@@ -64,4 +64,6 @@ NAMED = [
 def test_the_default_models_top_words_name_the_topic(default_model_dir, text, topic, naming):
     e = TopicClassifier.from_pretrained(default_model_dir).explain(text)
     assert topic in e.labels
-    assert set(e.top_words(topic, 3)) & naming, e.top_words(topic, 3)
+    # Two of the three strongest words name the topic (leave-one-out occlusion managed one of three here: with
+    # five military words, none is missed much when cut, and "and" and "for" outranked "navy").
+    assert len({w.lower() for w in e.top_words(topic, 3)} & naming) >= 2, e.top_words(topic, 3)

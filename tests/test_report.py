@@ -76,7 +76,7 @@ def test_training_leaves_a_report_that_matches_metrics_json(tiny_run):
     for plot in PLOTS:
         assert f"]({plot})" in report
     assert_valid_pngs(report_dir)
-    # Each worst error names the words that drove its topic (occlusion), with their logit weight.
+    # Each worst error names the words that drove its topic (Shapley values), with their logit weight.
     errors = section(report, "Worst errors")
     rows = [line for line in errors.splitlines() if line.startswith("| false")]
     assert rows and all(line.rstrip(" |").split("|")[-1].strip() for line in rows)

@@ -226,7 +226,7 @@ class TopicClassifier:
         return out
 
     def explain(self, text: str, threshold: float | dict[str, float] | None = None) -> Explanation:
-        """Which words drove each topic's score: occlusion attributions (training.explain)."""
+        """Which words drove each topic's score: sampled Shapley values of its words (training.explain)."""
         if not isinstance(text, str):
             raise TypeError(f"text is {type(text).__name__}, not str")
         return explain(self, text, threshold)

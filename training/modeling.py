@@ -138,6 +138,8 @@ def encode_batches(
     sorted by their number of word pieces first, so each batch pads only to its own longest text;
     `pad_to_multiple_of` rounds that up, one text alone included (a bounded set of shapes). The one
     tokenize-and-batch loop of inference, the few-label stages and their tests."""
+    if not texts:
+        return  # the fast tokenizer raises IndexError on an empty list (a Ray block can hold only blank rows)
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
     order = sorted(range(len(texts)), key=lengths.__getitem__) if by_length else list(range(len(texts)))

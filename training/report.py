@@ -252,8 +252,8 @@ def _errors_section(split: ScoredSplit, predictions: np.ndarray, explain: Callab
         "## Worst errors\n\nPer topic, the false positives it scored highest and the false negatives it "
         f"scored lowest (up to {WORST_ERRORS_PER_TOPIC} each)"
         + (
-            '; "words" are the ones that drove the topic\'s score most, with how far its logit falls '
-            "without each (occlusion, training.explain)."
+            '; "words" are the ones that drove the topic\'s score most, with each one\'s share of '
+            "the topic's logit (sampled Shapley values, training.explain)."
             if explain
             else "."
         )

@@ -57,12 +57,12 @@ class WordWeight(BaseModel):
     word: str
     start: int = Field(description="character offset of the word in the text")
     end: int
-    weight: float = Field(description="how far the topic's logit falls without the word")
+    weight: float = Field(description="the word's share of the topic's logit (Shapley value): > 0 argues for it")
 
 
 class TopicExplanation(TopicPrediction):
     words: dict[str, list[WordWeight]] = Field(
-        description="per explained topic, the words that drove its score, strongest first (occlusion)"
+        description="per explained topic, the words that drove its score, strongest first (sampled Shapley values)"
     )
 
 
