@@ -64,8 +64,8 @@ def main() -> int:
         rng = random.Random(args.seed + 1)
         points = curves.get(arm, [])
         for round_no in range(args.rounds + 1):
-            if round_no < len(points):  # resumed: this round is done
-                chosen = points[round_no]["rows"]
+            if round_no < len(points):  # resumed: this round is done, and so is its choice of the next rows
+                chosen = points[round_no]["next_rows"]
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 # The held-out rows go in too: the hash split sends them back to validation and test.
@@ -81,9 +81,7 @@ def main() -> int:
                     "disable_tqdm": True,
                 }
                 metrics = train(load_config(REPO / "configs/default.yaml", overrides))
-                points.append(
-                    {"labels": len(chosen), "blind_macro_f1": metrics["blind"]["macro_f1"], "rows": list(chosen)}
-                )
+                point = {"labels": len(chosen), "blind_macro_f1": metrics["blind"]["macro_f1"], "rows": list(chosen)}
                 print(f"{arm}: {len(chosen)} labels -> blind macro-F1 {metrics['blind']['macro_f1']:.3f}", flush=True)
                 remaining = [i for i in range(len(pool)) if i not in set(chosen)]
                 if arm == "random":
@@ -96,6 +94,7 @@ def main() -> int:
                     classifier = TopicClassifier.from_pretrained(run_dir / "model")
                     queue = suggest(classifier, candidates, STEP, set(), Path(tmp) / "queue.jsonl")
                     chosen += [int(q["id"]) for q in queue]
+            points.append({**point, "next_rows": list(chosen)})
             curves[arm] = points
             output.mkdir(parents=True, exist_ok=True)
             curves_path.write_text(json.dumps({**curves, "full_corpus_blind_macro_f1": full}, indent=1) + "\n")
