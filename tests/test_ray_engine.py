@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 
 import pandas as pd
 import pyarrow as pa
@@ -119,6 +120,28 @@ def test_parquet_in_parquet_out_into_an_empty_dir(tiny_run, classifier, local_ra
     output.mkdir()
     got = tag_with_ray(tiny_run, source, output, output_format="parquet")
     assert_same_rows(got, tag_with_predict_file(classifier, [source], tmp_path), classifier.thresholds)
+
+
+def test_as_many_actors_as_cpus_leave_room_for_the_reads(tiny_run, classifier, local_ray, tmp_path):
+    # Ray starts the actors first: two actors holding both CPU slots of the local Ray left none for the read task,
+    # and the dataset hung for good (ray-project/ray#44687). A daemon thread, so a hang fails the test, not the run.
+    rows = [{"id": f"r-{i}", "text": text} for i, text in enumerate([OIL, TROOPS, BANKS, None] * 10)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["rows"] = tag_with_ray(tiny_run, source, tmp_path / "tagged", concurrency=2)
+        except BaseException as e:  # handed to the test's thread below
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=180)
+    assert not worker.is_alive(), "two model actors on two CPUs did not finish within 180 s"
+    if "error" in outcome:
+        raise outcome["error"]
+    assert_same_rows(outcome["rows"], tag_with_predict_file(classifier, [source], tmp_path), classifier.thresholds)
 
 
 @pytest.mark.parametrize(

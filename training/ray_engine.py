@@ -225,6 +225,7 @@ def predict_with_ray(
                 compute=None if concurrency is None else ray.data.ActorPoolStrategy(size=concurrency),
                 batch_size=CHUNK_ROWS,
                 batch_format="pyarrow",
+                **({} if concurrency is None else {"num_cpus": _actor_cpus(concurrency)}),
             )
             with atomic_dir(output) as tmp:
                 sink = _ShardDatasink(str(tmp.resolve()), output_format)  # write tasks may run in another dir
@@ -235,6 +236,14 @@ def predict_with_ray(
                 raise e.cause from None
             raise
     return sink.rows_written
+
+
+def _actor_cpus(concurrency: int) -> float:
+    """CPU slots per model actor such that `concurrency` actors leave one slot of the cluster free. Ray starts the
+    actors before the read and write tasks; actors holding every slot leave none for them, and the dataset hangs
+    (ray-project/ray#44687: 2 actors on 2 CPUs did). An actor's torch threads follow its slots (at least 1)."""
+    cpus = ray.cluster_resources().get("CPU", 1.0)
+    return min(1.0, max(cpus - 1.0, 0.0) / concurrency)
 
 
 @contextlib.contextmanager

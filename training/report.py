@@ -278,7 +278,9 @@ def _errors_section(split: ScoredSplit, predictions: np.ndarray, explain: Callab
                     _topic_list(predictions[i], split.topics),
                 ]
                 if explain:
-                    explanation = explained.setdefault(i, explain(split.texts[i]))
+                    if i not in explained:  # not setdefault: its argument would be computed every time
+                        explained[i] = explain(split.texts[i])
+                    explanation = explained[i]
                     top = [a for a in explanation.words[name][:EXPLAINED_WORDS] if a.weight > 0]
                     row.append(", ".join(f"{a.word} ({a.weight:+.1f})" for a in top) or "-")
                 rows.append(row)
