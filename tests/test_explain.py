@@ -29,6 +29,16 @@ def test_words_of_two_topics_split_between_them(toy):
     assert set(e.top_words("finance", 2)) <= set(VOCAB["finance"])
 
 
+@pytest.mark.parametrize("budget", [40, 320])
+def test_the_weights_add_up_to_the_logit_of_the_text_minus_the_logit_of_no_words(toy, budget):
+    # Each sampled order's gains telescope from the empty text to the whole one, whatever the budget.
+    text = "troops and tanks moved while the bank sold bonds on monday"
+    e = toy.explain(text, permutation_budget=budget)
+    full, empty = toy.logits([text, ""])
+    for j, topic in enumerate(toy.topics):
+        assert sum(a.weight for a in e.words[topic]) == pytest.approx(full[j] - empty[j], abs=2e-3)
+
+
 def test_a_text_without_words_has_nothing_to_attribute(toy):
     e = explain(toy, "...")
     assert all(words == [] for words in e.words.values())

@@ -58,11 +58,16 @@ MIN_PERMUTATIONS = 4
 SEED = 0
 
 
-def explain(classifier, text: str, threshold=None) -> Explanation:
-    """Sampled Shapley attributions of every word for every topic of `classifier` (a TopicClassifier)."""
+def explain(classifier, text: str, threshold=None, permutation_budget: int = PERMUTATION_BUDGET) -> Explanation:
+    """Sampled Shapley attributions of every word for every topic of `classifier` (a TopicClassifier), from about
+    `permutation_budget` scored variants of the text (fewer: faster, and a noisier order among close words)."""
     spans = [(m.start(), m.end()) for m in WORD.finditer(text)]
     prediction = classifier.predict(text, threshold=threshold)
-    weights = _shapley_values(classifier, text, spans) if spans else np.zeros((0, len(classifier.topics)))
+    weights = (
+        _shapley_values(classifier, text, spans, permutation_budget)
+        if spans
+        else np.zeros((0, len(classifier.topics)))
+    )
     words = {}
     for j, topic in enumerate(classifier.topics):
         order = np.argsort(-weights[:, j], kind="stable")
@@ -73,10 +78,10 @@ def explain(classifier, text: str, threshold=None) -> Explanation:
     return Explanation(text, prediction.labels, prediction.scores, words)
 
 
-def _shapley_values(classifier, text: str, spans: list[tuple[int, int]]) -> np.ndarray:
+def _shapley_values(classifier, text: str, spans: list[tuple[int, int]], permutation_budget: int) -> np.ndarray:
     """(words x topics) mean marginal gain in logit of putting each word back, over sampled orders."""
     n = len(spans)
-    pairs = max(MIN_PERMUTATIONS // 2, -(-PERMUTATION_BUDGET // (2 * n)))
+    pairs = max(MIN_PERMUTATIONS // 2, -(-permutation_budget // (2 * n)))
     rng = np.random.default_rng(SEED)
     orders = []
     for _ in range(pairs):

@@ -34,7 +34,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from training.artifacts import read_topic_info
 from training.device import BACKENDS, resolve_precision
 from training.errors import ModelNotFoundError
-from training.explain import Explanation, explain
+from training.explain import PERMUTATION_BUDGET, Explanation, explain
 from training.modeling import HEAD_MODULES, encode_batches  # importing it registers the mean-pooling model
 from training.scoring import DEFAULT_THRESHOLD, checked_threshold, ranked_labels, scores_from_logits
 
@@ -225,11 +225,16 @@ class TopicClassifier:
             out[order] = np.concatenate(vectors)
         return out
 
-    def explain(self, text: str, threshold: float | dict[str, float] | None = None) -> Explanation:
+    def explain(
+        self,
+        text: str,
+        threshold: float | dict[str, float] | None = None,
+        permutation_budget: int = PERMUTATION_BUDGET,
+    ) -> Explanation:
         """Which words drove each topic's score: sampled Shapley values of its words (training.explain)."""
         if not isinstance(text, str):
             raise TypeError(f"text is {type(text).__name__}, not str")
-        return explain(self, text, threshold)
+        return explain(self, text, threshold, permutation_budget)
 
 
 @functools.lru_cache(maxsize=4)
