@@ -15,10 +15,9 @@ among the words that carry it together.
 Sampled, not exact: about `permutation_budget` variants (PERMUTATION_BUDGET unless asked otherwise) from orders
 in antithetic pairs (an order and its reverse), at least MIN_PERMUTATIONS orders, from a fixed seed so one text
 gets the same words every time. For a 1-3 sentence snippet that is one batched call of ~320 variants (0.2-0.7 s
-with bf16 on 2 cores). It explains the model
-exactly as it decides (any backend or precision, the OpenVINO export and int8 included) and needs no
-gradients and no extra dependency (captum's integrated gradients would need both). Weights are in logit
-units, so a word still shows when the score is saturated near 0 or 1.
+with bf16 on 2 cores). It explains the model exactly as it decides (any backend or precision, the OpenVINO export
+and int8 included) and needs no gradients and no extra dependency (captum's integrated gradients would need both).
+Weights are in logit units, so a word still shows when the score is saturated near 0 or 1.
 """
 
 from __future__ import annotations
