@@ -98,13 +98,13 @@ def test_saved_dir_loads_in_a_transformers_pipeline(tiny_run):
 def test_precision_auto_follows_the_cpu(tiny_run, monkeypatch):
     from training import device
 
-    for native_bf16, expected in ((True, "bf16"), (False, "fp32")):
-        monkeypatch.setattr(device, "cpu_supports_bf16", lambda native_bf16=native_bf16: native_bf16)
+    for fast_bf16, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(device, "cpu_runs_bf16_fast", lambda fast_bf16=fast_bf16: fast_bf16)
         classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="auto")
         assert classifier.precision == expected
         # bf16: the encoder's weights are cast once; the head stays fp32 and scores come out as fp32.
         encoder_dtype = next(classifier.model.base_model.parameters()).dtype
-        assert encoder_dtype == (torch.bfloat16 if native_bf16 else torch.float32)
+        assert encoder_dtype == (torch.bfloat16 if fast_bf16 else torch.float32)
         assert classifier.model.classifier.weight.dtype == torch.float32
         assert classifier.score(["oil gas pipeline"]).dtype == np.float32
     with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, int8, not 'fp16'"):

@@ -27,7 +27,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from training.data import DataArguments
-from training.device import cpu_supports_bf16
+from training.device import cpu_runs_bf16_fast
 from training.errors import ConfigError, require
 
 
@@ -139,7 +139,8 @@ class TopicTrainingArguments(TrainingArguments):
     bf16: str = field(
         default="auto",
         metadata={
-            "help": "auto: bf16 autocast where the CPU has native bf16 (AMX / avx512-bf16), else fp32; true; false"
+            "help": "auto: bf16 autocast where the CPU runs bf16 faster than fp32 (measured at start), else fp32; "
+            "true; false"
         },
     )
     dataloader_pin_memory: bool = field(default=False, metadata={"help": "no GPU to pin for"})
@@ -177,12 +178,13 @@ class TopicTrainingArguments(TrainingArguments):
 
 
 def _resolve_bf16(value: str | bool) -> bool:
-    """bf16 autocast is ~3x faster only on CPUs with native bf16 (AMX / avx512-bf16); elsewhere it is
-    emulated and slower, so "auto" is fp32 there (and on GPUs, where `--bf16 true` turns it on)."""
+    """bf16 autocast is ~2-3x faster on CPUs that run bf16 fast (AMX; AMD's avx512-bf16); elsewhere it is
+    emulated, or native but slow (a Xeon guest without AMX: training took 2.2x fp32's time), so "auto" is
+    fp32 there (and on GPUs, where `--bf16 true` turns it on). training.device measures which it is."""
     text = str(value).lower()
     require(text in ("auto", "true", "false"), f"bf16 must be auto, true or false, got {value!r}")
     if text == "auto":
-        return cpu_supports_bf16() and not _cuda_available()
+        return cpu_runs_bf16_fast() and not _cuda_available()
     return text == "true"
 
 

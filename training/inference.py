@@ -10,10 +10,11 @@
 
 Precision (PyTorch): "fp32" is the reference. "bf16" loads the encoder's weights as bf16 once (head and
 pooler stay fp32): 3.2x fp32's throughput on 2 AMX cores, and slower than fp32 on CPUs without native
-bf16. "int8" is torch dynamic quantization of the encoder's Linear layers. "auto" is bf16 where the CPU
-has native bf16, else fp32. `backend="openvino"` runs the model's OpenVINO export instead
-(training.openvino_backend). `make bench` measures every path (README, "Fast inference");
-tests/test_parity.py holds them to fp32's decisions.
+bf16 (and on a Xeon guest that lists avx512_bf16 but runs it at half fp32's speed). "int8" is torch
+dynamic quantization of the encoder's Linear layers. "auto" is bf16 where the CPU runs it faster than
+fp32 (training.device measures a matrix product once per process), else fp32. `backend="openvino"`
+runs the model's OpenVINO export instead (training.openvino_backend). `make bench` measures every path
+(README, "Fast inference"); tests/test_parity.py holds them to fp32's decisions.
 """
 
 from __future__ import annotations
