@@ -82,3 +82,27 @@ def test_saved_model_dir_follows_the_umask(tiny_run):
     assert model_dir.stat().st_mode & 0o777 == 0o777 & ~umask
     for path in model_dir.iterdir():
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
+
+
+def test_each_blind_file_is_also_scored_on_its_own(tiny_run, tmp_path):
+    from training.config import load_config
+    from training.data import build_dataset
+    from training.inference import TopicClassifier
+    from training.train import blind_metrics_per_file
+
+    lines = tiny_run["blind"].read_text().splitlines(keepends=True)
+    (tmp_path / "first.jsonl").write_text("".join(lines[:25]))
+    (tmp_path / "second.jsonl").write_text("".join(lines[25:]))
+    overrides = ["--train_files", f"[{tiny_run['data']}]", "--topics_file", str(tiny_run["topics"])]
+    data = build_dataset(load_config(REPO / "configs/tiny.yaml", overrides).data)
+    classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"])
+    per_file = blind_metrics_per_file(classifier, [str(tmp_path / "*.jsonl")], data)
+    assert {path: m["n"] for path, m in per_file.items()} == {
+        str(tmp_path / "first.jsonl"): 25,
+        str(tmp_path / "second.jsonl"): 15,
+    }
+    for metrics in per_file.values():
+        low, high = metrics["macro_f1_ci95"]
+        assert low <= metrics["macro_f1"] <= high
+    # One file is the whole blind set: nothing to break down.
+    assert blind_metrics_per_file(classifier, [str(tiny_run["blind"])], data) == {}

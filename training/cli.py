@@ -30,6 +30,7 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         blind = metrics["blind"]
         print(f"\nblind evaluation set ({blind['n']} snippets from {', '.join(blind['files'])}):")
         _print_metrics(blind, metrics["thresholds"], {})
+        _print_per_file(blind.get("per_file", {}))
     print(f"\nsaved {config.model_dir} and {config.training.output_dir}/metrics.json ({metrics['train_seconds']} s)")
     print(f"report: {config.training.output_dir}/report/report.md")
     return 0
@@ -52,6 +53,13 @@ def _distill(args: argparse.Namespace, overrides: list[str]) -> int:
             print(f"{split}: macro-F1 student {student:.3f}, teacher {teacher:.3f} ({student - teacher:+.3f})")
     print(f"saved {config.model_dir}")
     return 0
+
+
+def _print_per_file(per_file: dict[str, dict]) -> None:
+    from training.report import interval_line
+
+    for path, metrics in per_file.items():
+        print(f"{path} ({metrics['n']} snippets): {interval_line(metrics)}")
 
 
 def _print_metrics(metrics: dict, thresholds: dict[str, float], baselines: dict[str, dict]) -> None:
