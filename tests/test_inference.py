@@ -98,6 +98,7 @@ def test_saved_dir_loads_in_a_transformers_pipeline(tiny_run):
 def test_precision_auto_follows_the_cpu(tiny_run, monkeypatch):
     from training import device
 
+    monkeypatch.setattr(device, "int8_linear_speedup", lambda: 1.0)  # int8 measured no faster: fp32 is the fallback
     for fast_bf16, expected in ((True, "bf16"), (False, "fp32")):
         monkeypatch.setattr(device, "cpu_runs_bf16_fast", lambda fast_bf16=fast_bf16: fast_bf16)
         classifier = TopicClassifier.from_pretrained(tiny_run["model_dir"], precision="auto")

@@ -58,7 +58,7 @@ NATIVE_BF16 = pytest.mark.skipif(not cpu_supports_bf16(), reason="no native bf16
         pytest.param("torch", "bf16", marks=NATIVE_BF16),
         ("torch", "int8"),
         ("openvino", "fp32"),
-        ("openvino", "auto"),  # bf16 where the CPU has it
+        ("openvino", "auto"),  # bf16 where the CPU runs it fast
     ],
 )
 def test_fast_path_decides_like_fp32(reference, eval_sets, default_model_dir, exported_model_dir, backend, precision):
