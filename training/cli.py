@@ -47,6 +47,7 @@ def _distill(args: argparse.Namespace, overrides: list[str]) -> int:
     if "blind" in metrics:
         print("\nstudent on the blind evaluation set:")
         _print_metrics(metrics["blind"], metrics["thresholds"], {})
+        _print_per_file(metrics["blind"].get("per_file", {}))
     for split in ("test", "blind"):
         if split in metrics.get("teacher", {}) and split in metrics:
             teacher, student = metrics["teacher"][split]["macro_f1"], metrics[split]["macro_f1"]
