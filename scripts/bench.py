@@ -12,8 +12,9 @@ go to runs/bench/bench.json. Run it on a quiet machine: the load average before 
 
 Paths: pipeline (transformers' text-classification pipeline, its defaults), fp32 / bf16 / int8 (PyTorch
 TopicClassifier precisions; bf16 only where the CPU has it natively), openvino / openvino-fp32 (the
-OpenVINO export at the CPU plugin's default precision, or forced to fp32), student / student-openvino
-(the distilled 3-layer model, `make distill`, when its dir exists).
+OpenVINO export at precision "auto": the plugin's bf16 where bf16 was measured fast, else fp32; or forced
+to fp32), student / student-openvino (the distilled 3-layer model, `make distill`, when its dir exists,
+at "auto").
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def snippet_sample(n: int) -> list[str]:
 
 
 def load(path: str, model_dir: str):
-    """-> (scores for a list of texts (texts x topics, the model's order), scorer of one text, decisions)."""
+    """-> (scores for a list of texts (texts x topics, the model's order), scorer of one text, the precision
+    the path runs at: "auto" as this process resolved it)."""
     _, backend, precision = PATHS[path]
     if backend == "pipeline":
         from transformers import pipeline
@@ -73,18 +75,18 @@ def load(path: str, model_dir: str):
         def scores(texts):
             return np.array([[{d["label"]: d["score"] for d in out}[t] for t in topics] for out in pipe(texts)])
 
-        return scores, pipe
+        return scores, pipe, "fp32"
     from training.inference import TopicClassifier
 
     classifier = TopicClassifier.from_pretrained(model_dir, backend=backend, precision=precision)
-    return classifier.score, lambda text: classifier.predict(text)
+    return classifier.score, lambda text: classifier.predict(text), classifier.precision
 
 
 def measure(path: str, model_dir: str, texts: list[str]) -> dict:
     """Runs inside the path's own process."""
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
-    score_many, predict_one = load(path, model_dir)
+    score_many, predict_one, precision = load(path, model_dir)
     load_s = time.perf_counter() - started
     for text in texts[:WARMUP_CALLS]:
         predict_one(text)
@@ -105,6 +107,7 @@ def measure(path: str, model_dir: str, texts: list[str]) -> dict:
 
     return {
         "path": path,
+        "precision": precision,
         "texts": len(texts),
         "load_s": round(load_s, 2),
         "snippets_per_s": round(len(texts) / min(passes), 1),
@@ -200,7 +203,6 @@ def main() -> int:
     reference = decisions(results[0], info["teacher"])
     for r in results:
         r["agreement"] = round(float((decisions(r, info[PATHS[r["path"]][0]]) == reference).mean()), 5)
-        r["precision"] = PATHS[r["path"]][2] if PATHS[r["path"]][2] != "auto" else _resolved(r["path"])
         del r["scores"]
     if "fp32" not in paths:
         results = results[1:]
@@ -223,15 +225,6 @@ def main() -> int:
     )
     print(f"\nwrote {args.output}")
     return 0
-
-
-def _resolved(path: str) -> str:
-    """What "auto" is on this CPU for the path's backend."""
-    from training.device import cpu_supports_bf16, resolve_precision
-
-    if PATHS[path][1] == "openvino":
-        return "bf16" if cpu_supports_bf16() else "fp32"  # the CPU plugin's own default
-    return resolve_precision("auto")
 
 
 if __name__ == "__main__":

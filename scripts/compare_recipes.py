@@ -3,9 +3,11 @@
     python scripts/compare_recipes.py                       # every variant below
     python scripts/compare_recipes.py --only default no_pos_weight
 
-The default recipe is chosen on the blind evaluation set (data/eval/, eval_files in the recipe): it was
-written and labeled apart from the training rows, so it estimates news written by others, which the
-test split (same authors as the training rows) cannot. Validation and test are reported beside it.
+The default recipe is chosen on the first blind evaluation set (data/eval/blind.jsonl): it was written
+and labeled apart from the training rows, so it estimates news written by others, which the test split
+(same authors as the training rows) cannot. Validation and test are reported beside it. The second
+blind set (data/eval/blind-2.jsonl) is left out here on purpose: a set used to choose stops being an
+unbiased estimate, and that one is kept for the final figure only.
 Results go to runs/recipes/comparison.{md,json}; each variant's run dir is runs/recipes/<variant>.
 """
 
@@ -35,6 +37,8 @@ VARIANTS: dict[str, dict] = {
     "one_learning_rate": {"head_learning_rate": 1.0e-4},
     "fp32": {"bf16": False},
 }
+# The blind set recipes are chosen on; the other files in data/eval/ stay unused for choosing.
+CHOOSE_ON = ["data/eval/blind.jsonl"]
 # Over-tagging on real news showed first in these topics' precision (issue 12).
 WATCHED = ("diplomacy", "trade", "sanctions")
 
@@ -94,7 +98,7 @@ def main() -> int:
     results_path = Path(args.output) / "comparison.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for name in args.only:
-        overrides = {**VARIANTS[name], "output_dir": str(Path(args.output) / name)}
+        overrides = {**VARIANTS[name], "eval_files": CHOOSE_ON, "output_dir": str(Path(args.output) / name)}
         results[name] = summary(train(load_config(args.config, overrides)), VARIANTS[name])
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2) + "\n")
