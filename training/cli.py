@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None)
     p.add_argument("--text", action="append", help="a text to tag; repeat for more")
     p.add_argument("--threshold", type=float, default=None, help="one threshold for every topic")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where faster than fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: fastest measured here")
     p.add_argument("--backend", choices=BACKENDS, default="torch", help="openvino: run the model's OpenVINO export")
     p.add_argument("--input", default=None, help="JSONL/CSV/Parquet file with a 'text' column, streamed")
     p.add_argument("--output", default=None, help="JSONL: every input row plus its predictions")

@@ -36,8 +36,8 @@ def cpu_supports_bf16() -> bool:
 
 
 # bf16 must beat fp32 by this much to be chosen. Measured ratios sit far from it on every CPU kind met so
-# far: ~2.7x on AMD EPYC with avx512-bf16, more with AMX, and 0.53x on a Xeon (KVM guest) that lists
-# avx512_bf16 without AMX, where oneDNN's avx512_core_bf16 kernels run at half fp32's speed.
+# far: ~2.7x on AMD EPYC with avx512-bf16 (whole model), more with AMX, and 0.5-0.8x on a Xeon (KVM guest)
+# that lists avx512_bf16 without AMX, where oneDNN's avx512_core_bf16 kernels run slower than fp32's.
 BF16_MIN_SPEEDUP = 1.2
 
 

@@ -13,9 +13,9 @@ pooler stay fp32): 3.2x fp32's throughput on 2 AMX cores, and slower than fp32 o
 bf16 (and on a Xeon guest that lists avx512_bf16 but runs it at half fp32's speed). "int8" is torch
 dynamic quantization of the encoder's Linear layers. "auto" is bf16 where the CPU runs it faster than
 fp32, else int8 where a dynamic-int8 Linear layer runs 1.5x fp32's, else fp32 (training.device times
-both once per process, ~0.2 s). `backend="openvino"`
-runs the model's OpenVINO export instead (training.openvino_backend). `make bench` measures every path
-(README, "Fast inference"); tests/test_parity.py holds them to fp32's decisions.
+both once per process, ~0.2 s). `backend="openvino"` runs the model's OpenVINO export instead
+(training.openvino_backend). `make bench` measures every path (README, "Fast inference");
+tests/test_parity.py holds them to fp32's decisions.
 """
 
 from __future__ import annotations
