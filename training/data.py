@@ -250,7 +250,8 @@ def _labeled_examples(files: list[Path], topic_names: list[str], multi_label: bo
 
 
 def load_blind_set(patterns: list[str], data: TopicDataset) -> datasets.Dataset | None:
-    """The blind evaluation files (`eval_files`) as one Dataset, or None when no file matches.
+    """The blind evaluation files (`eval_files`) as one Dataset, or None when no file matches; its "file"
+    column names the file each row came from, so each file can also be scored on its own.
 
     They are scored after training and never trained on, so a text that is also in the labeled training
     files (train, validation or test split) is an error: it would make the blind estimate a memory test."""
@@ -265,4 +266,5 @@ def load_blind_set(patterns: list[str], data: TopicDataset) -> datasets.Dataset 
             raise DataError(
                 f"{e.where}: this text is also in the training files ({split} split); a blind set must not be"
             )
-    return to_dataset(examples, data.topic_names, data.multi_label)
+    files_of_rows = [e.where.rsplit(":", 1)[0] for e in examples]  # where is "file:line"
+    return to_dataset(examples, data.topic_names, data.multi_label).add_column("file", files_of_rows)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,16 @@ class ScoredSplit:
     @property
     def predictions(self) -> np.ndarray:
         return decisions(self.scores, self.multi_label, self.thresholds)
+
+    def subset(self, rows: list[int], name: str) -> ScoredSplit:
+        """These rows only, already scored: no second pass through the model."""
+        return replace(
+            self,
+            name=name,
+            texts=[self.texts[i] for i in rows],
+            scores=self.scores[rows],
+            references=self.references[rows],
+        )
 
 
 def write_report(
