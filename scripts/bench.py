@@ -11,10 +11,11 @@ equal to PyTorch fp32's on the teacher model. The table names the CPU and its bf
 go to runs/bench/bench.json. Run it on a quiet machine: the load average before and after is recorded.
 
 Paths: pipeline (transformers' text-classification pipeline, its defaults), fp32 / bf16 / int8 (PyTorch
-TopicClassifier precisions; bf16 only where the CPU has it natively), openvino / openvino-fp32 (the
-OpenVINO export at precision "auto": the plugin's bf16 where bf16 was measured fast, else fp32; or forced
-to fp32), student / student-openvino (the distilled 3-layer model, `make distill`, when its dir exists,
-at "auto").
+TopicClassifier precisions; bf16 only where the CPU has it natively), openvino / openvino-fp32 /
+openvino-int8 (the OpenVINO export at precision "auto": the plugin's bf16 where bf16 was measured fast,
+else the export's int8 copy where int8 was, else fp32; or forced to fp32 or int8), student /
+student-openvino (the distilled 3-layer model, `make distill`, when its dir exists, at "auto"). A model
+without an OpenVINO export (or without its int8 copy) is exported first, calibrated on its train_files.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ PATHS = {
     "int8": ("teacher", "torch", "int8"),
     "openvino": ("teacher", "openvino", "auto"),
     "openvino-fp32": ("teacher", "openvino", "fp32"),
+    "openvino-int8": ("teacher", "openvino", "int8"),
     "student": ("student", "torch", "auto"),
     "student-openvino": ("student", "openvino", "auto"),
 }
@@ -176,7 +178,13 @@ def main() -> int:
 
     from training.artifacts import read_topic_info, write_json_atomic
     from training.device import cpu_summary, cpu_supports_bf16
-    from training.openvino_backend import IR_DIR, IR_FILE, export_openvino
+    from training.openvino_backend import (
+        INT8_IR_FILE,
+        IR_DIR,
+        calibration_texts,
+        export_openvino,
+        training_files_of,
+    )
 
     models = {"teacher": Path(args.model), "student": Path(args.student)}
     if not (models["teacher"] / "config.json").is_file():
@@ -190,9 +198,10 @@ def main() -> int:
         paths = [p for p in paths if PATHS[p][0] != "student"]
     for name, model_dir in models.items():
         needs_export = any(PATHS[p][:2] == (name, "openvino") for p in paths)
-        if needs_export and not (model_dir / IR_DIR / IR_FILE).is_file():
-            print(f"exporting {model_dir} to OpenVINO ...", flush=True)
-            export_openvino(model_dir)
+        if needs_export and not (model_dir / IR_DIR / INT8_IR_FILE).is_file():
+            print(f"exporting {model_dir} to OpenVINO (fp32 and int8) ...", flush=True)
+            patterns = [str(REPO / p) for p in training_files_of(model_dir)]
+            export_openvino(model_dir, calibration_texts(patterns))
     texts = snippet_sample(args.texts)
     load_before = os.getloadavg()
     results = []

@@ -124,7 +124,7 @@ def test_int8_quantizes_the_encoder_but_not_the_head_or_the_early_ffn_outputs(ti
 
 
 @pytest.mark.slow
-def test_openvino_export_scores_like_pytorch(tiny_run, tmp_path):
+def test_openvino_export_scores_like_pytorch(tiny_run, tmp_path, capsys):
     import shutil
 
     from training.cli import main
@@ -133,8 +133,11 @@ def test_openvino_export_scores_like_pytorch(tiny_run, tmp_path):
     shutil.copytree(tiny_run["model_dir"], model_dir)
     with pytest.raises(ModelNotFoundError, match="no OpenVINO export in .*: run `python -m training export"):
         TopicClassifier.from_pretrained(model_dir, backend="openvino")
+    # The int8 copy is calibrated on the model's own training files by default; the tiny run's are the toy file.
     assert main(["export", "--format", "openvino", "--model", str(model_dir)]) == 0
+    assert "quantizing an int8 copy on 240 calibration snippets" in capsys.readouterr().err
     assert (model_dir / "openvino" / "openvino_model.xml").is_file()
+    assert (model_dir / "openvino" / "openvino_model_int8.xml").is_file()
     texts = [OIL, TROOPS, "bank bonds currency loan", "short"]
     reference = TopicClassifier.from_pretrained(model_dir, precision="fp32")
     exported = TopicClassifier.from_pretrained(model_dir, backend="openvino", precision="fp32")
@@ -142,3 +145,29 @@ def test_openvino_export_scores_like_pytorch(tiny_run, tmp_path):
     np.testing.assert_allclose(exported.score(texts), reference.score(texts), atol=1e-4)
     for got, want in zip(exported.predict(texts), reference.predict(texts), strict=True):
         assert_same_prediction(got.labels, got.scores, want.labels, want.scores, reference.thresholds)
+    # int8 moves scores a little (the default model's decisions: tests/test_parity.py), never the shape or order.
+    int8 = TopicClassifier.from_pretrained(model_dir, backend="openvino", precision="int8")
+    assert int8.precision == "int8"
+    np.testing.assert_allclose(int8.score(texts), reference.score(texts), atol=0.1)
+
+
+@pytest.mark.slow
+def test_openvino_export_without_int8_or_calibration_texts(tiny_run, tmp_path, capsys):
+    import shutil
+
+    from training.cli import main
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_run["model_dir"], model_dir)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    assert main(["export", "--model", str(model_dir), "--calibration", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"no calibration texts for the int8 export in {empty}" in err and "--no-int8" in err
+    assert not (model_dir / "openvino").exists()  # nothing half-written
+    assert main(["export", "--model", str(model_dir), "--no-int8"]) == 0
+    assert not (model_dir / "openvino" / "openvino_model_int8.xml").exists()
+    with pytest.raises(ModelNotFoundError, match="no int8 OpenVINO export in .*without --no-int8"):
+        TopicClassifier.from_pretrained(model_dir, backend="openvino", precision="int8")
+    # auto never asks for an int8 copy that is not there
+    assert TopicClassifier.from_pretrained(model_dir, backend="openvino").precision in ("fp32", "bf16")

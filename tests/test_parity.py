@@ -1,5 +1,5 @@
-"""The fast paths (PyTorch bf16 and int8, OpenVINO) must decide like the PyTorch fp32 reference on the default
-model's test split and on the blind evaluation set."""
+"""The fast paths (PyTorch bf16 and int8, OpenVINO fp32, int8 and auto) must decide like the PyTorch fp32
+reference on the default model's test split and on the blind evaluation set."""
 
 import shutil
 
@@ -11,7 +11,7 @@ from training.device import cpu_supports_bf16
 from training.evaluation import evaluation_set
 from training.inference import TopicClassifier
 from training.metrics import topic_metrics
-from training.openvino_backend import export_openvino
+from training.openvino_backend import calibration_texts, export_openvino, training_files_of
 from training.scoring import decisions, reference_matrix
 
 MIN_AGREEMENT = 0.99  # of (snippet, topic) decisions
@@ -37,10 +37,11 @@ def eval_sets(reference) -> dict:
 
 @pytest.fixture(scope="module")
 def exported_model_dir(default_model_dir, tmp_path_factory):
-    """A copy of the default model with its OpenVINO export (the user's model dir stays as it is)."""
+    """A copy of the default model with its OpenVINO export, int8 copy included, calibrated as
+    `python -m training export` does (the user's model dir stays as it is)."""
     copy = tmp_path_factory.mktemp("openvino") / "model"
     shutil.copytree(default_model_dir, copy, ignore=shutil.ignore_patterns("openvino"))
-    export_openvino(copy)
+    export_openvino(copy, calibration_texts([str(REPO / p) for p in training_files_of(copy)]))
     return copy
 
 
@@ -58,7 +59,8 @@ NATIVE_BF16 = pytest.mark.skipif(not cpu_supports_bf16(), reason="no native bf16
         pytest.param("torch", "bf16", marks=NATIVE_BF16),
         ("torch", "int8"),
         ("openvino", "fp32"),
-        ("openvino", "auto"),  # bf16 where the CPU runs it fast
+        ("openvino", "int8"),
+        ("openvino", "auto"),  # bf16 where the CPU runs it fast, else int8 where int8 is fast
     ],
 )
 def test_fast_path_decides_like_fp32(reference, eval_sets, default_model_dir, exported_model_dir, backend, precision):

@@ -151,10 +151,14 @@ def _label(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from training.inference import default_model_dir, find_model_dir
-    from training.openvino_backend import export_openvino
+    from training.openvino_backend import calibration_texts, export_openvino, training_files_of
 
-    path = export_openvino(find_model_dir(args.model or default_model_dir()))
-    print(f"wrote {path}")
+    model_dir = find_model_dir(args.model or default_model_dir())
+    texts = [] if args.no_int8 else calibration_texts(args.calibration or training_files_of(model_dir))
+    if texts:
+        print(f"quantizing an int8 copy on {len(texts)} calibration snippets ...", file=sys.stderr)
+    path = export_openvino(model_dir, texts)
+    print(f"wrote {path.parent}")
     return 0
 
 
@@ -234,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a trained model for another engine (OpenVINO IR inside the model dir)")
     p.add_argument("--model", default=None, help="model dir (default: runs/default/model or $TOPICS_MODEL)")
     p.add_argument("--format", choices=["openvino"], default="openvino")
+    p.add_argument(
+        "--calibration",
+        nargs="+",
+        default=None,
+        help="files (globs) of snippets to calibrate the int8 copy on (default: the model's own train_files)",
+    )
+    p.add_argument("--no-int8", action="store_true", help="write the fp32 IR only (no NNCF quantization)")
     p = sub.add_parser("audit", help="flag likely label errors with out-of-fold predictions and cleanlab")
     p.add_argument("--config", default="configs/default.yaml", help="recipe whose train_files/topics_file to audit")
     p.add_argument("--data", nargs="+", default=None, help="labeled files instead of the recipe's")

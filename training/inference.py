@@ -50,6 +50,17 @@ MODEL_ENV_VAR = "TOPICS_MODEL"
 PAD_TO_MULTIPLE = 16
 
 
+def default_batch_size(backend: str, precision: str) -> int:
+    """Snippets per batch (sorted by word pieces), as measured per path on 2 cores.
+
+    bf16 and OpenVINO: 32. On AMX in bf16, ~500 snippets/s against 411 for batches of 64 sorted by characters;
+    64 gains ~2% more and costs ~65 MB more peak memory. PyTorch fp32 and int8: 8. On a Xeon guest without AMX
+    (int8 is `auto` there), batches of 8, 16 and 32 ran within run-to-run noise of each other (191-235
+    snippets/s over three runs each) while the process peaked at ~575, ~610 and ~685 MB: the longest batch's
+    activations set the peak."""
+    return 8 if backend == "torch" and precision in ("fp32", "int8") else 32
+
+
 @dataclass
 class Prediction:
     text: str
@@ -117,7 +128,13 @@ class TopicClassifier:
     model dir (training.openvino_backend); tokenization, batching, scores and thresholds are shared."""
 
     def __init__(
-        self, model, tokenizer, topic_info: dict, precision: str = "auto", batch_size: int = 32, backend: str = "torch"
+        self,
+        model,
+        tokenizer,
+        topic_info: dict,
+        precision: str = "auto",
+        batch_size: int | None = None,
+        backend: str = "torch",
     ):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -138,9 +155,7 @@ class TopicClassifier:
         self.multi_label = bool(topic_info["multi_label"])
         self.thresholds = {n: float(topic_info["thresholds"].get(n, DEFAULT_THRESHOLD)) for n in self.topics}
         self.max_length = int(topic_info.get("max_length", 128))
-        # Batches of 32 sorted by word pieces: on 2 AMX cores in bf16, ~500 snippets/s against 411 for batches of 64
-        # sorted by characters (26% padding); 64 gains ~2% more and costs ~65 MB more peak memory.
-        self.batch_size = batch_size
+        self.batch_size = batch_size or default_batch_size(self.backend, self.precision)
 
     @classmethod
     def from_pretrained(
