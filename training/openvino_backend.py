@@ -9,7 +9,8 @@ Why (README, "Fast inference"): on 2 cores OpenVINO answers one snippet in ~4 ms
 CPUs that run bf16 fast, where PyTorch needs twice that, and decides like PyTorch fp32 on 99.9% of decisions.
 Where bf16 is slow, the export's int8 copy (NNCF post-training quantization, calibrated on a few hundred of
 the model's own training snippets) takes its place: on a Xeon guest listing avx512_bf16 without AMX it ran
-491 snippets/s at 3.5 ms for one snippet, against 174/s and 10 ms in fp32, with 99.97% of decisions equal.
+422 snippets/s at 4.2 ms for one snippet, against 167/s and 12 ms in fp32, with 99.96% of decisions equal
+(`make bench`).
 The IR lives inside the model dir, so retraining (which replaces the dir whole) never leaves a stale one.
 The exported graph takes the tokenizer's tensors with any batch size and length and returns the logits;
 tokenization, batching, scores and thresholds stay in training.inference, shared with PyTorch.
@@ -43,7 +44,7 @@ def ir_and_hint(precision: str, has_int8: bool) -> tuple[str, str | None]:
     "auto" lets the plugin choose (bf16 where the CPU lists native bf16) only where bf16 was measured fast
     (training.device); else the int8 IR where a timed int8 layer beats fp32 by INT8_MIN_SPEEDUP (as PyTorch's
     auto does), else fp32. On a Xeon guest listing avx512_bf16 without AMX the plugin's bf16 ran 114 snippets/s,
-    fp32 170 and the int8 IR 491. The int8 IR runs its remaining float operations in f32."""
+    fp32 167-170 and the int8 IR 422. The int8 IR runs its remaining float operations in f32."""
     if precision not in PRECISIONS:
         raise ValueError(f"the OpenVINO backend takes precision {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "auto":
