@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from training.artifacts import TRAINING_CONFIG_FILE, atomic_dir
+from training.artifacts import TRAINING_CONFIG_FILE, atomic_dir, read_topic_info
 from training.device import INT8_MIN_SPEEDUP, PRECISIONS, cpu_runs_bf16_fast, int8_linear_speedup
 from training.errors import DataError, ModelNotFoundError
 from training.readers import read_rows
@@ -90,14 +90,12 @@ def _openvino():
     return openvino
 
 
-def export_openvino(model_dir: str | Path, calibration_texts: Sequence[str] = ()) -> Path:
+def export_openvino(model_dir: str | Path, calibration: Sequence[str] = ()) -> Path:
     """Convert the saved PyTorch model to OpenVINO IR at <model_dir>/openvino/ (replacing an older export).
     The weights stay fp32 in that IR; the precision of the matrix math is chosen when it is loaded. With
     calibration texts (snippets like those the model will see), an int8 copy is written beside it."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from training.artifacts import read_topic_info
 
     ov = _openvino()
     model_dir = Path(model_dir)
@@ -124,9 +122,9 @@ def export_openvino(model_dir: str | Path, calibration_texts: Sequence[str] = ()
             input={name: ([-1, -1], ov.Type.i64) for name in example},
         )
     int8 = None
-    if calibration_texts:
+    if calibration:
         max_length = int(read_topic_info(model_dir).get("max_length", 128))
-        int8 = quantize_int8(graph, tokenizer, calibration_texts, max_length)
+        int8 = quantize_int8(graph, tokenizer, calibration, max_length)
     with atomic_dir(model_dir / IR_DIR) as tmp:
         ov.save_model(graph, tmp / IR_FILE, compress_to_fp16=False)
         if int8 is not None:
